@@ -1,0 +1,1 @@
+"""Typed payloads of every event, grouped by the stream they live in."""

@@ -1,0 +1,1 @@
+"""piyasa config service."""

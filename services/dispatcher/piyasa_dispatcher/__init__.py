@@ -1,0 +1,1 @@
+"""piyasa dispatcher service."""

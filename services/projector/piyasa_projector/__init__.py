@@ -1,0 +1,1 @@
+"""piyasa projector service."""
