@@ -1,9 +1,9 @@
 """Errors raised while reading or writing events.
 
-    ContractError
-     ├── MalformedEvent      the bytes are not a valid event of a known type (dead-letter it)
-     ├── UnknownEventType    no model is registered for the type (dead-letter it)
-     └── NewerVersion        written by a newer producer than this reader (nak it with a delay)
+ContractError
+ ├── MalformedEvent      the bytes are not a valid event of a known type (dead-letter it)
+ ├── UnknownEventType    no model is registered for the type (dead-letter it)
+ └── NewerVersion        written by a newer producer than this reader (nak it with a delay)
 """
 
 from __future__ import annotations

@@ -81,7 +81,13 @@ def upcast(event_type: str, version: int, payload: dict[str, Any]) -> dict[str, 
         step = UPCASTERS.get((event_type, version))
         if step is None:
             raise MalformedEvent(event_type, "version", f"no upcaster from v{version}")
-        payload = step(payload)
+        try:
+            payload = step(payload)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            # Old data the upcaster cannot read is a poison event: park it, don't crash.
+            raise MalformedEvent(
+                event_type, "payload", f"cannot upcast from v{version}: {exc}"
+            ) from exc
         version += 1
     return payload
 

@@ -110,9 +110,7 @@ class ConsumerSpec:
 
 
 CONSUMERS: tuple[ConsumerSpec, ...] = (
-    ConsumerSpec(
-        "projector-config", StreamRole.CONFIG, (">",), description="Config projections."
-    ),
+    ConsumerSpec("projector-config", StreamRole.CONFIG, (">",), description="Config projections."),
     ConsumerSpec(
         "projector-conversation",
         StreamRole.CONVERSATION,

@@ -1,0 +1,330 @@
+"""Partition leases in a KV bucket with per-message TTLs.
+
+A replica owns partition p of a service while the key `<service>.p<NNN>` in
+the leases bucket holds its name and has not expired. The key's revision when
+the lease was taken is the replica's **epoch** for that partition: it rides
+in everything the replica emits for the partition, and downstream readers
+reject output stamped with an epoch older than the partition's current one
+(`EpochFence`), so a paused-then-resumed old owner cannot act twice.
+
+Trap (see NATS.md): `kv.update` has no TTL and would make the key permanent;
+renewals publish to the bucket subject with `msg_ttl` and the expected last
+subject sequence instead.
+
+Replicas announce themselves with member keys (also TTL'd) and each aims at
+ceil(P / members) partitions, so partitions spread and move on their own
+when a replica joins, leaves or dies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from nats.js import JetStreamContext
+from nats.js.errors import (
+    APIError,
+    KeyDeletedError,
+    KeyNotFoundError,
+    KeyWrongLastSequenceError,
+)
+from nats.js.kv import KeyValue
+from piyasa_contracts import Bucket, Topology
+
+from piyasa_common import metrics
+from piyasa_common.clock import Clock
+
+log = logging.getLogger(__name__)
+
+PartitionCallback = Callable[[int, int], Awaitable[None]]
+"""Called with (partition, epoch)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    partition: int
+    epoch: int
+    revision: int
+    renewed_at: float
+
+
+def lease_key(service: str, partition: int) -> str:
+    return f"{service}.p{partition:03d}"
+
+
+def member_key(service: str, instance: str) -> str:
+    return f"{service}.m.{instance}"
+
+
+class PartitionLeases:
+    """Acquires, renews and releases this replica's share of a service's partitions."""
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        topology: Topology,
+        *,
+        service: str,
+        instance: str,
+        ttl_s: int,
+        clock: Clock,
+        on_acquired: PartitionCallback | None = None,
+        on_lost: PartitionCallback | None = None,
+    ) -> None:
+        if ttl_s < 2:
+            raise ValueError("lease TTL must be at least 2 s (NATS expires on a ~1 s tick)")
+        self._js = js
+        self._bucket_name = topology.bucket(Bucket.LEASES)
+        self._partitions = topology.partitions
+        self._service = service
+        self._instance = _safe_token(instance)
+        self._ttl = ttl_s
+        self._clock = clock
+        self._on_acquired = on_acquired
+        self._on_lost = on_lost
+        self._owned: dict[int, Lease] = {}
+        self._kv: KeyValue | None = None
+        self._member_rev = 0
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._settled = asyncio.Event()
+
+    # -- public face ---------------------------------------------------------
+    @property
+    def owned(self) -> dict[int, Lease]:
+        return dict(self._owned)
+
+    def epoch(self, partition: int) -> int | None:
+        """This replica's epoch for a partition, or None if it does not hold it
+        (or its lease may already have expired: it then must not act)."""
+        lease = self._owned.get(partition)
+        if lease is None or self._clock.monotonic() - lease.renewed_at >= self._ttl:
+            return None
+        return lease.epoch
+
+    async def start(self) -> None:
+        self._kv = await self._js.key_value(self._bucket_name)
+        await self.tick()
+        self._task = asyncio.create_task(self._loop(), name=f"leases:{self._service}")
+
+    async def wait_settled(self) -> None:
+        """Wait until a balancing round left this replica with its fair share."""
+        await self._settled.wait()
+
+    async def stop(self) -> None:
+        """Release every lease so that the others take over without waiting for TTLs."""
+        self._stopping.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for partition in list(self._owned):
+            await self._release(partition)
+        with contextlib.suppress(Exception):
+            await self._kv_or_raise().purge(member_key(self._service, self._instance))
+
+    # -- the balancing round -------------------------------------------------
+    async def _loop(self) -> None:
+        interval = max(self._ttl / 3, 0.5)
+        while not self._stopping.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), interval)
+            if self._stopping.is_set():
+                return
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("lease round failed")
+
+    async def tick(self) -> None:
+        """One round: heartbeat membership, renew, then acquire or shed to the fair share."""
+        await self._announce()
+        for partition in list(self._owned):
+            await self._renew(partition)
+        members = await self._members()
+        share = math.ceil(self._partitions / max(1, members))
+        holders = await self._holders()
+        if len(self._owned) > share:
+            for partition in sorted(self._owned, reverse=True)[: len(self._owned) - share]:
+                await self._release(partition)
+        free = [p for p in range(self._partitions) if p not in holders]
+        # Start from an instance-specific offset so replicas don't race for the same keys.
+        offset = hash(self._instance) % self._partitions
+        free.sort(key=lambda p: (p - offset) % self._partitions)
+        for partition in free:
+            if len(self._owned) >= share:
+                break
+            await self._acquire(partition)
+        metrics.LEASE_PARTITIONS_OWNED.labels(self._service).set(len(self._owned))
+        if len(self._owned) >= share or not free:
+            self._settled.set()
+
+    async def _announce(self) -> None:
+        kv = self._kv_or_raise()
+        key = member_key(self._service, self._instance)
+        subject = f"$KV.{self._bucket_name}.{key}"
+        ack = await self._js.publish(subject, self._instance.encode(), msg_ttl=self._ttl)
+        self._member_rev = ack.seq
+        del kv
+
+    async def _members(self) -> int:
+        return len(await self._keys(f"{self._service}.m."))
+
+    async def _holders(self) -> set[int]:
+        prefix = f"{self._service}.p"
+        return {int(k[len(prefix) :]) for k in await self._keys(prefix)}
+
+    async def _keys(self, prefix: str) -> list[str]:
+        kv = self._kv_or_raise()
+        try:
+            keys = await kv.keys()
+        except Exception as exc:  # nats raises NoKeysError when the bucket is empty
+            if type(exc).__name__ == "NoKeysError":
+                return []
+            raise
+        return [k for k in keys if k.startswith(prefix)]
+
+    async def _acquire(self, partition: int) -> None:
+        kv = self._kv_or_raise()
+        value = json.dumps({"owner": self._instance}).encode()
+        key = lease_key(self._service, partition)
+        try:
+            revision: int | None = await kv.create(key, value, msg_ttl=self._ttl)
+        except KeyWrongLastSequenceError:
+            # An expired lease leaves a marker for about a second; `create`
+            # refuses to replace it, a publish expecting its revision does not.
+            revision = await self._replace_marker(kv, key, value)
+        if revision is None:
+            return  # a live owner holds it
+        lease = Lease(partition, revision, revision, self._clock.monotonic())
+        self._owned[partition] = lease
+        metrics.LEASE_CHANGES.labels(self._service, "acquired").inc()
+        log.info("lease acquired", extra={"partition": partition, "epoch": revision})
+        if self._on_acquired is not None:
+            await self._on_acquired(partition, revision)
+
+    async def _replace_marker(self, kv: KeyValue, key: str, value: bytes) -> int | None:
+        try:
+            entry: KeyValue.Entry | None = await kv.get(key)
+        except KeyDeletedError as exc:  # a purged lease: its marker is the last entry
+            entry = exc.entry
+        except KeyNotFoundError:
+            return None
+        if entry is None or entry.value or entry.revision is None:
+            return None
+        try:
+            ack = await self._js.publish(
+                f"$KV.{self._bucket_name}.{key}",
+                value,
+                msg_ttl=self._ttl,
+                headers={"Nats-Expected-Last-Subject-Sequence": str(entry.revision)},
+            )
+        except APIError:
+            return None
+        return ack.seq
+
+    async def _renew(self, partition: int) -> None:
+        lease = self._owned[partition]
+        subject = f"$KV.{self._bucket_name}.{lease_key(self._service, partition)}"
+        value = json.dumps({"owner": self._instance, "epoch": lease.epoch}).encode()
+        try:
+            ack = await self._js.publish(
+                subject,
+                value,
+                msg_ttl=self._ttl,
+                headers={"Nats-Expected-Last-Subject-Sequence": str(lease.revision)},
+            )
+        except APIError as exc:
+            log.warning("lease renewal refused: %s", exc)
+            await self._lose(partition)
+            return
+        self._owned[partition] = Lease(partition, lease.epoch, ack.seq, self._clock.monotonic())
+
+    async def _release(self, partition: int) -> None:
+        lease = self._owned.pop(partition, None)
+        if lease is None:
+            return
+        with contextlib.suppress(KeyNotFoundError, APIError):
+            await self._kv_or_raise().purge(lease_key(self._service, partition))
+        metrics.LEASE_CHANGES.labels(self._service, "released").inc()
+        if self._on_lost is not None:
+            await self._on_lost(partition, lease.epoch)
+
+    async def _lose(self, partition: int) -> None:
+        lease = self._owned.pop(partition, None)
+        if lease is None:
+            return
+        metrics.LEASE_CHANGES.labels(self._service, "lost").inc()
+        log.warning("lease lost", extra={"partition": partition, "epoch": lease.epoch})
+        if self._on_lost is not None:
+            await self._on_lost(partition, lease.epoch)
+
+    def _kv_or_raise(self) -> KeyValue:
+        if self._kv is None:
+            raise RuntimeError("leases not started")
+        return self._kv
+
+
+class EpochFence:
+    """Knows each partition's current epoch by watching the leases bucket.
+
+    `is_stale(partition, epoch)` is true when a newer owner has taken the
+    partition since `epoch` was issued; the last epoch seen is kept after a
+    lease expires, so a dead owner's late output stays rejected.
+    """
+
+    def __init__(self, js: JetStreamContext, topology: Topology, service: str) -> None:
+        self._js = js
+        self._bucket = topology.bucket(Bucket.LEASES)
+        self._service = service
+        self._current: dict[int, int] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+
+    async def start(self) -> None:
+        kv = await self._js.key_value(self._bucket)
+        # NATS wildcards match whole tokens only: watch the service, filter here.
+        watcher = await kv.watch(f"{self._service}.>", include_history=False)
+        self._task = asyncio.create_task(self._follow(watcher), name=f"fence:{self._service}")
+        await self._ready.wait()
+
+    async def _follow(self, watcher: KeyValue.KeyWatcher) -> None:
+        prefix = f"{self._service}.p"
+        async for entry in watcher:
+            if entry is None:  # initial values delivered
+                self._ready.set()
+                continue
+            if not entry.key.startswith(prefix) or entry.operation is not None or not entry.value:
+                continue  # members, deletes, expiry markers: keep the last epoch
+            try:
+                data = json.loads(entry.value)
+            except ValueError:
+                continue
+            epoch = int(data.get("epoch", entry.revision or 0))
+            partition = int(entry.key[len(prefix) :])
+            if epoch > self._current.get(partition, 0):
+                self._current[partition] = epoch
+
+    def current(self, partition: int) -> int | None:
+        return self._current.get(partition)
+
+    def is_stale(self, partition: int, epoch: int | None) -> bool:
+        if epoch is None:
+            return False
+        current = self._current.get(partition)
+        return current is not None and epoch < current
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+def _safe_token(value: str) -> str:
+    return "".join(c if c.isalnum() or c in "_-" else "_" for c in value)[:100]
