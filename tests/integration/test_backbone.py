@@ -3,7 +3,6 @@ concurrency, dead letters, newer versions, delays without holding."""
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -78,7 +77,9 @@ async def test_stale_expected_sequence_is_a_conflict_naming_the_current_one(
     first = request_event("chat1", "turn1")
     ack = await backbone.publisher.publish(first, expected_last_subject_seq=0)
     with pytest.raises(Conflict) as caught:
-        await backbone.publisher.publish(request_event("chat1", "turn2"), expected_last_subject_seq=0)
+        await backbone.publisher.publish(
+            request_event("chat1", "turn2"), expected_last_subject_seq=0
+        )
     assert caught.value.current == ack.seq
 
 
@@ -148,7 +149,9 @@ async def test_malformed_message_is_dead_lettered_at_once_naming_the_field(
         await backbone.js.publish(subject, broken, headers={"Nats-Msg-Id": "broken-1"})
         await backbone.js.publish(subject, b"\xff not json", headers={"Nats-Msg-Id": "broken-2"})
         parked = await eventually(
-            lambda: _at_least(2, stream_events(backbone.js, backbone.topology, StreamRole.DEADLETTER)),
+            lambda: _at_least(
+                2, stream_events(backbone.js, backbone.topology, StreamRole.DEADLETTER)
+            ),
             message="both parked",
         )
     finally:
@@ -179,8 +182,10 @@ async def test_newer_version_is_redelivered_later_never_dead_lettered(
         )
         # Redelivered past the delivery limit: still waiting for a reader that knows v99.
         await eventually(
-            lambda: _sample(metrics.NEWER_VERSION, "generation.requested")
-            >= before + backbone.settings.max_deliver + 1,
+            lambda: (
+                _sample(metrics.NEWER_VERSION, "generation.requested")
+                >= before + backbone.settings.max_deliver + 1
+            ),
             timeout=15,
             message="newer version redelivered",
         )

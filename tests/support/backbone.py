@@ -11,8 +11,8 @@ from nats.js import JetStreamContext
 
 from piyasa_common.settings import BackboneSettings
 from piyasa_contracts import Envelope, EventKeys, StreamRole, Topology, decode, make_event
-from piyasa_contracts.events.work import GenerationRequested
 from piyasa_contracts.events._common import Persona
+from piyasa_contracts.events.work import GenerationRequested
 
 
 def settings_for(nats_url: str, prefix: str, **overrides: Any) -> BackboneSettings:

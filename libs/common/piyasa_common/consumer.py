@@ -27,6 +27,14 @@ import nats.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from opentelemetry import trace
+
+from piyasa_common import metrics
+from piyasa_common.clock import Clock
+from piyasa_common.errors import Poison, Retry
+from piyasa_common.logs import log_context
+from piyasa_common.publisher import Publisher
+from piyasa_common.settings import BackboneSettings
+from piyasa_common.telemetry import extract_context
 from piyasa_contracts import (
     EventKeys,
     MalformedEvent,
@@ -39,14 +47,6 @@ from piyasa_contracts import (
 from piyasa_contracts.envelope import Envelope
 from piyasa_contracts.events.system import DeadLettered
 from piyasa_contracts.registry import Event
-
-from piyasa_common import metrics
-from piyasa_common.clock import Clock
-from piyasa_common.errors import Poison, Retry
-from piyasa_common.logs import log_context
-from piyasa_common.publisher import Publisher
-from piyasa_common.settings import BackboneSettings
-from piyasa_common.telemetry import extract_context
 
 log = logging.getLogger(__name__)
 _tracer = trace.get_tracer("piyasa.consumer")
@@ -245,7 +245,8 @@ async def process_message(
                 log.warning("handler failed; redelivery in %.1fs: %r", delay, exc)
                 await msg.nak(delay=delay)
         else:
-            await msg.ack()
+            if not msg.is_acked:  # a handler may ack early to end a short hold
+                await msg.ack()
         finally:
             metrics.HANDLER_SECONDS.labels(label).observe(clock.monotonic() - started)
         metrics.EVENTS_CONSUMED.labels(label, env.type, outcome).inc()

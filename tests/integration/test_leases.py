@@ -1,0 +1,135 @@
+"""Partition leases: fair sharing, handover within the TTL, stale epochs fenced."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from nats.aio.client import Client as NATS
+
+from piyasa_common.clock import SystemClock
+from piyasa_common.connection import connect, jetstream
+from piyasa_common.leases import EpochFence, PartitionLeases
+from piyasa_common.provisioning import provision
+from tests.support.backbone import settings_for
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.integration
+
+PARTITIONS = 4
+TTL = 2
+
+
+@pytest.fixture
+async def conns(nats_url: str, prefix: str) -> AsyncIterator[list[NATS]]:
+    settings = settings_for(nats_url, prefix, partitions=PARTITIONS, lease_ttl_s=TTL)
+    opened: list[NATS] = []
+    for _ in range(3):
+        opened.append(await connect(nats_url, "lease-test"))
+    await provision(jetstream(opened[0]), settings)
+    yield opened
+    for nc in opened:
+        if nc.is_connected:
+            await nc.close()
+
+
+def replica(nc: NATS, prefix: str, instance: str) -> PartitionLeases:
+    settings = settings_for("nats://unused", prefix, partitions=PARTITIONS, lease_ttl_s=TTL)
+    return PartitionLeases(
+        jetstream(nc),
+        settings.topology(),
+        service="toy",
+        instance=instance,
+        ttl_s=TTL,
+        clock=SystemClock(),
+    )
+
+
+async def test_two_replicas_share_the_partitions_without_overlap(
+    conns: list[NATS], prefix: str
+) -> None:
+    a, b = replica(conns[0], prefix, "a"), replica(conns[1], prefix, "b")
+    await a.start()
+    await b.start()
+    try:
+        await eventually(
+            lambda: len(a.owned) == 2 and len(b.owned) == 2, timeout=10, message="2 + 2 split"
+        )
+        assert set(a.owned).isdisjoint(b.owned)
+        assert set(a.owned) | set(b.owned) == set(range(PARTITIONS))
+    finally:
+        await a.stop()
+        await b.stop()
+
+
+async def test_dead_replica_partitions_move_within_the_ttl_and_its_epoch_is_fenced(
+    conns: list[NATS], prefix: str
+) -> None:
+    settings = settings_for("nats://unused", prefix, partitions=PARTITIONS)
+    fence = EpochFence(jetstream(conns[2]), settings.topology(), "toy")
+    await fence.start()
+    a, b = replica(conns[0], prefix, "a"), replica(conns[1], prefix, "b")
+    await a.start()
+    await b.start()
+    try:
+        await eventually(lambda: len(a.owned) == 2 and len(b.owned) == 2, timeout=10)
+        dead_partitions = dict(a.owned)
+        await eventually(
+            lambda: all(fence.current(p) == lease.epoch for p, lease in dead_partitions.items()),
+            message="fence saw the epochs",
+        )
+
+        # Replica a dies without releasing anything: its connection just goes away.
+        a._task.cancel()  # type: ignore[union-attr]
+        await conns[0].close()
+        loop = asyncio.get_running_loop()
+        died_at = loop.time()
+
+        await eventually(lambda: len(b.owned) == PARTITIONS, timeout=3 * TTL + 5)
+        handover_s = loop.time() - died_at
+        # Members expire after one TTL, then the next balancing round takes over.
+        assert handover_s < TTL + TTL + 2.0, handover_s
+
+        for partition, old in dead_partitions.items():
+            new_epoch = b.owned[partition].epoch
+            assert new_epoch > old.epoch
+            await eventually(lambda p=partition, e=new_epoch: fence.current(p) == e)
+            assert fence.is_stale(partition, old.epoch)
+            assert not fence.is_stale(partition, new_epoch)
+    finally:
+        await b.stop()
+        await fence.stop()
+
+
+async def test_released_partitions_are_taken_at_once_by_the_survivor(
+    conns: list[NATS], prefix: str
+) -> None:
+    a, b = replica(conns[0], prefix, "a"), replica(conns[1], prefix, "b")
+    await a.start()
+    await b.start()
+    await eventually(lambda: len(a.owned) == 2 and len(b.owned) == 2, timeout=10)
+    await a.stop()  # a graceful stop releases its leases and membership
+    try:
+        await eventually(lambda: len(b.owned) == PARTITIONS, timeout=TTL + 2)
+    finally:
+        await b.stop()
+
+
+async def test_a_replica_that_lost_its_lease_has_no_epoch_to_act_with(
+    conns: list[NATS], prefix: str
+) -> None:
+    a = replica(conns[0], prefix, "a")
+    await a.start()
+    try:
+        await eventually(lambda: len(a.owned) == PARTITIONS)
+        partition = next(iter(a.owned))
+        assert a.epoch(partition) == a.owned[partition].epoch
+        # Someone else's write bumps the key: the next renewal is refused.
+        kv = await jetstream(conns[1]).key_value(f"{prefix}_leases")
+        await kv.put(f"toy.p{partition:03d}", b'{"owner": "intruder"}')
+        await a.tick()
+        assert partition not in a.owned
+        assert a.epoch(partition) is None
+    finally:
+        await a.stop()
