@@ -62,6 +62,6 @@ def service_env(nats_url: str, prefix: str, instance: str, **extra: str) -> dict
         "PIYASA_HEARTBEAT_INTERVAL_S": "0.5",
         "PIYASA_DRAIN_GRACE_S": "5",
         "PIYASA_INSTANCE_ID": instance,
-        "PIYASA_LOG_LEVEL": "WARNING",
+        "PIYASA_LOG_LEVEL": os.environ.get("TOY_LOG_LEVEL", "WARNING"),
         **extra,
     }

@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from nats.js import JetStreamContext
-from piyasa_contracts import Bucket, Topology
 
 from piyasa_common.clock import Clock
+from piyasa_contracts import Bucket, Topology
 
 log = logging.getLogger(__name__)
 

@@ -34,10 +34,10 @@ from nats.js.errors import (
     KeyWrongLastSequenceError,
 )
 from nats.js.kv import KeyValue
-from piyasa_contracts import Bucket, Topology
 
 from piyasa_common import metrics
 from piyasa_common.clock import Clock
+from piyasa_contracts import Bucket, Topology
 
 log = logging.getLogger(__name__)
 

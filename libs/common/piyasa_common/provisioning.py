@@ -10,9 +10,9 @@ import logging
 
 from nats.js import JetStreamContext, api
 from nats.js.errors import BadRequestError, NotFoundError
-from piyasa_contracts import BUCKETS, ConsumerSpec, StreamRole, Topology
 
 from piyasa_common.settings import BackboneSettings
+from piyasa_contracts import BUCKETS, ConsumerSpec, StreamRole, Topology
 
 log = logging.getLogger(__name__)
 

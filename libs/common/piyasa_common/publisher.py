@@ -15,7 +15,6 @@ from collections.abc import Sequence
 import nats.errors
 from nats.js import JetStreamContext, api
 from nats.js.errors import APIError, NoStreamResponseError
-from piyasa_contracts import Envelope, StreamRole, Topology, encode, subject_for
 from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
@@ -26,6 +25,7 @@ from tenacity import (
 from piyasa_common import metrics
 from piyasa_common.errors import Conflict, PublishFailed
 from piyasa_common.telemetry import inject_headers
+from piyasa_contracts import Envelope, StreamRole, Topology, encode, subject_for
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,6 @@ from typing import Any, NoReturn
 
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
-from piyasa_contracts import Topology
 
 from piyasa_common import metrics
 from piyasa_common.clock import Clock, SystemClock
@@ -35,6 +34,7 @@ from piyasa_common.publisher import Publisher
 from piyasa_common.settings import BackboneSettings
 from piyasa_common.state import StreamFollower
 from piyasa_common.telemetry import configure_tracing, shutdown_tracing
+from piyasa_contracts import Topology
 
 log = logging.getLogger(__name__)
 

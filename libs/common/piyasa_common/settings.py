@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import socket
 
-from piyasa_contracts import Topology
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from piyasa_contracts import Topology
 
 
 def _default_instance() -> str:

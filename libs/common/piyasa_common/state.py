@@ -23,10 +23,10 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext, api
 from nats.js.errors import KeyNotFoundError
-from piyasa_contracts import Bucket, ContractError, StreamRole, Topology, decode
-from piyasa_contracts.registry import Event
 
 from piyasa_common import metrics
+from piyasa_contracts import Bucket, ContractError, StreamRole, Topology, decode
+from piyasa_contracts.registry import Event
 
 log = logging.getLogger(__name__)
 
