@@ -4,7 +4,6 @@ stamped with the dead replica's epoch is rejected downstream."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -13,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext, api
+from nats.js.errors import KeyNotFoundError
 
 from piyasa_common.clock import SystemClock
 from piyasa_common.connection import connect, jetstream
@@ -72,7 +72,10 @@ async def lease_owners(js: JetStreamContext, prefix: str) -> dict[int, tuple[str
         return owners
     for key in keys:
         if key.startswith(f"{SERVICE}.p"):
-            entry = await kv.get(key)
+            try:
+                entry = await kv.get(key)
+            except KeyNotFoundError:
+                continue  # released between the listing and the read
             if entry.value:
                 data = json.loads(entry.value)
                 owners[int(key.rsplit("p", 1)[1])] = (
@@ -177,7 +180,9 @@ async def _fence_rejects_stale_output(
         stream=StreamRole.CONVERSATION,
         durable=audit,
         handler=handler,
-        fence=lambda e: fence.is_stale(topology.partition(e.envelope.keys.bot_id or ""), e.envelope.epoch),
+        fence=lambda e: fence.is_stale(
+            topology.partition(e.envelope.keys.bot_id or ""), e.envelope.epoch
+        ),
     )
     runner.start()
     try:
@@ -224,6 +229,3 @@ async def _all_owned_by(instance: str, owners_coro: object, partitions: int) -> 
 async def _count_at_least(n: int, coro: object) -> list[str] | None:
     items = await coro  # type: ignore[misc]
     return items if len(items) >= n else None  # type: ignore[no-any-return]
-
-
-asyncio  # noqa: B018 - keep the import for type checkers of coroutine helpers
