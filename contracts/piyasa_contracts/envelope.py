@@ -11,14 +11,20 @@ from piyasa_contracts.ids import derive_event_id, new_event_id
 from piyasa_contracts.topology import StreamRole
 
 
+_KEY = r"^[A-Za-z0-9_-]{1,64}$"
+
+
 class EventKeys(BaseModel):
-    """The aggregates an event concerns; they route it and partition it."""
+    """The aggregates an event concerns; they route it and partition it.
+
+    Keys become subject tokens, so they are opaque ids, never free text.
+    """
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    bot_id: str | None = None
-    chat_id: str | None = None
-    turn_id: str | None = None
+    bot_id: str | None = Field(None, pattern=_KEY)
+    chat_id: str | None = Field(None, pattern=_KEY)
+    turn_id: str | None = Field(None, pattern=_KEY)
 
 
 class Envelope(BaseModel):

@@ -96,7 +96,7 @@ BUCKETS: tuple[BucketSpec, ...] = (
 class ConsumerSpec:
     """A durable pull consumer.
 
-    A partitioned consumer exists once per partition (`name-p07`), filtered on
+    A partitioned consumer exists once per partition (`name-p007`), filtered on
     that partition's subjects, so that the replica holding a partition's lease
     is the only one pulling its messages.
     """

@@ -17,7 +17,7 @@ class DeadLettered(Payload):
     version: ClassVar[int] = 1
     stream: ClassVar[StreamRole] = StreamRole.DEADLETTER
 
-    consumer: str = Field(max_length=100)
+    consumer: str = Field(pattern=r"^[A-Za-z0-9_-]{1,100}$")
     stream_name: str = Field(max_length=100)
     stream_sequence: int = Field(ge=0)
     subject: str = Field(max_length=500)

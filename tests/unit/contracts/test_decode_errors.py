@@ -119,3 +119,13 @@ def test_a_past_version_without_an_upcaster_is_malformed(monkeypatch: pytest.Mon
         decode((SAMPLES / "bot.changed.v1.json").read_bytes())
 
     assert caught.value.field == "version"
+
+
+def test_free_text_in_a_routing_key_is_malformed_naming_the_key() -> None:
+    raw = _bot_changed()
+    raw["keys"] = {"chat_id": "BTC/USD"}
+
+    with pytest.raises(MalformedEvent) as caught:
+        decode(_bytes(raw))
+
+    assert "keys.chat_id" in str(caught.value)
