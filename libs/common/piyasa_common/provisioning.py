@@ -56,7 +56,7 @@ async def _create_or_update_stream(js: JetStreamContext, config: api.StreamConfi
     current = info.config
     if (
         current.subjects != config.subjects
-        or current.max_age != config.max_age
+        or (current.max_age or 0) != (config.max_age or 0)
         or current.num_replicas != config.num_replicas
     ):
         await js.update_stream(config)

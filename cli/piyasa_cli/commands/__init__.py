@@ -1,0 +1,1 @@
+"""The `piyasa` subcommands, one module each; `piyasa_cli.main` assembles them."""
