@@ -21,6 +21,7 @@ from piyasa_contracts.topology import (
     BUCKETS,
     CONSUMERS,
     DAY,
+    READERS,
     STREAMS,
     ConsumerSpec,
     StreamRole,
@@ -206,6 +207,13 @@ def _receive_operations() -> Document:
         operation["x-service"] = owner_of(spec.name).value
         operation["x-consumer"] = _consumer(spec)
         operations[f"{spec.name}.receive"] = operation
+    for reader in READERS:
+        events = _events_on(reader.stream)
+        operation = _operation("receive", reader.stream, events)
+        operation["summary"] = reader.description
+        operation["x-service"] = reader.service
+        operation["x-reader"] = {"ordered": True, "start": reader.start}
+        operations[f"{reader.service}.follow.{channel_id(reader.stream)}"] = operation
     return operations
 
 

@@ -10,7 +10,6 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from piyasa_contracts.ids import derive_event_id, new_event_id
 from piyasa_contracts.topology import StreamRole
 
-
 _KEY = r"^[A-Za-z0-9_-]{1,64}$"
 
 

@@ -49,8 +49,6 @@ PRODUCERS: dict[Service, tuple[type[Payload], ...]] = {
 """Events each service emits, apart from dead letters (see `sent_by`)."""
 
 CONSUMER_OWNERS: dict[str, Service] = {
-    "projector-config": Service.PROJECTOR,
-    "projector-conversation": Service.PROJECTOR,
     "scheduler": Service.SCHEDULER,
     "generator": Service.GENERATOR,
     "guard": Service.GUARD,

@@ -71,6 +71,7 @@ class Bucket(StrEnum):
     SECRETS = "secrets"
     RESERVATIONS = "reservations"
     OFFSETS = "offsets"
+    BUDGETS = "budgets"
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,11 @@ BUCKETS: tuple[BucketSpec, ...] = (
     BucketSpec(Bucket.SECRETS, "Encrypted bot tokens; readable by config and dispatcher only."),
     BucketSpec(Bucket.RESERVATIONS, "Natural-key reservations (chat id, bot token) via create."),
     BucketSpec(Bucket.OFFSETS, "Telegram getUpdates offsets per token, beside its lease."),
+    BucketSpec(
+        Bucket.BUDGETS,
+        "LLM providers' request, token and cost budgets per API key and per bot, "
+        "shared by every generator replica (compare-and-set on the revision).",
+    ),
 )
 
 
@@ -109,14 +115,9 @@ class ConsumerSpec:
     description: str = ""
 
 
+# The projector is not here: it keeps its cursor in PostgreSQL, in the same
+# transaction as its rows, and reads with ephemeral ordered consumers (READERS).
 CONSUMERS: tuple[ConsumerSpec, ...] = (
-    ConsumerSpec("projector-config", StreamRole.CONFIG, (">",), description="Config projections."),
-    ConsumerSpec(
-        "projector-conversation",
-        StreamRole.CONVERSATION,
-        (">",),
-        description="Message, reaction and turn-outcome projections.",
-    ),
     ConsumerSpec(
         "scheduler",
         StreamRole.CONVERSATION,
@@ -139,6 +140,40 @@ CONSUMERS: tuple[ConsumerSpec, ...] = (
         ("approved.{p}.>",),
         partitioned=True,
         description="Approved messages, partitioned by bot.",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class ReaderSpec:
+    """A service that folds a whole stream with ordered (non-durable) consumers.
+
+    Per-replica state is rebuilt from the log, bounded (`start`), instead of
+    sharing a durable cursor; the projector keeps its cursor in PostgreSQL.
+    """
+
+    service: str
+    stream: StreamRole
+    start: str
+    description: str
+
+
+READERS: tuple[ReaderSpec, ...] = (
+    ReaderSpec("projector", StreamRole.CONFIG, "position in PostgreSQL", "Config projections."),
+    ReaderSpec(
+        "projector",
+        StreamRole.CONVERSATION,
+        "position in PostgreSQL",
+        "Message, reaction and turn-outcome projections.",
+    ),
+    ReaderSpec("projector", StreamRole.DEADLETTER, "position in PostgreSQL", "Dead-letter list."),
+    ReaderSpec("scheduler", StreamRole.CONFIG, "last per subject", "Bots, chats, stances."),
+    ReaderSpec("scheduler", StreamRole.CONVERSATION, "time window", "The chats' history."),
+    ReaderSpec("guard", StreamRole.CONFIG, "last per subject", "Stances, holdings, settings."),
+    ReaderSpec("guard", StreamRole.CONVERSATION, "time window", "Recent messages for dedup."),
+    ReaderSpec("dispatcher", StreamRole.CONFIG, "last per subject", "Bots, chats, tokens."),
+    ReaderSpec(
+        "dispatcher", StreamRole.CONVERSATION, "time window", "Sent messages for reply targets."
     ),
 )
 

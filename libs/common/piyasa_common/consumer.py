@@ -27,6 +27,7 @@ import nats.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from opentelemetry import trace
+from prometheus_client import Counter, Histogram
 
 from piyasa_common import metrics
 from piyasa_common.clock import Clock
@@ -52,6 +53,26 @@ log = logging.getLogger(__name__)
 _tracer = trace.get_tracer("piyasa.consumer")
 
 _FETCH_TIMEOUT_S = 0.5
+
+# Metric children by label values: `labels()` costs a lock and a tuple per call,
+# and the label sets are bounded (consumer names, registry types, fixed outcomes).
+_consumed: dict[tuple[str, str, str], Counter] = {}
+_handler_seconds: dict[str, Histogram] = {}
+
+
+def _count_consumed(consumer: str, event_type: str, outcome: str) -> None:
+    key = (consumer, event_type, outcome)
+    child = _consumed.get(key)
+    if child is None:
+        child = _consumed[key] = metrics.EVENTS_CONSUMED.labels(*key)
+    child.inc()
+
+
+def _observe_handler(consumer: str, seconds: float) -> None:
+    child = _handler_seconds.get(consumer)
+    if child is None:
+        child = _handler_seconds[consumer] = metrics.HANDLER_SECONDS.labels(consumer)
+    child.observe(seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +161,9 @@ class ConsumerRunner:
                     free += 1
                 try:
                     msgs = await sub.fetch(free, timeout=_FETCH_TIMEOUT_S)
-                except nats.errors.TimeoutError:
+                except TimeoutError:
+                    # Also the plain asyncio.TimeoutError that nats-py's `_fetch_n`
+                    # raises when a pull request expires without messages.
                     msgs = []
                 except nats.errors.ConnectionClosedError:
                     msgs = []
@@ -217,7 +240,7 @@ async def process_message(
         span.set_attribute("piyasa.consumer", label)
         if fence is not None and fence(event):
             metrics.STALE_EPOCH_REJECTED.labels(label).inc()
-            metrics.EVENTS_CONSUMED.labels(label, env.type, "skipped").inc()
+            _count_consumed(label, env.type, "skipped")
             log.warning("event from a stale lease epoch rejected", extra={"epoch": env.epoch})
             await msg.ack()
             return
@@ -248,8 +271,8 @@ async def process_message(
             if not msg.is_acked:  # a handler may ack early to end a short hold
                 await msg.ack()
         finally:
-            metrics.HANDLER_SECONDS.labels(label).observe(clock.monotonic() - started)
-        metrics.EVENTS_CONSUMED.labels(label, env.type, outcome).inc()
+            _observe_handler(label, clock.monotonic() - started)
+        _count_consumed(label, env.type, outcome)
 
 
 async def dead_letter(

@@ -19,7 +19,7 @@ from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_random_exponential,
 )
 
 from piyasa_common import metrics
@@ -90,18 +90,14 @@ class Publisher:
             headers[EXPECTED_LAST_SUBJECT_SEQ] = str(expected_last_subject_seq)
         payload = encode(envelope)
         try:
-            async for attempt in AsyncRetrying(
-                stop=stop_after_attempt(self._attempts),
-                wait=wait_exponential_jitter(multiplier=0.05, max=2.0),
-                retry=retry_if_exception_type(_TRANSIENT),
-                reraise=True,
-            ):
-                with attempt:
-                    if attempt.retry_state.attempt_number > 1:
-                        metrics.PUBLISH_RETRIES.inc()
-                    ack = await self._js.publish(
-                        subject, payload, timeout=self._timeout_s, headers=dict(headers)
-                    )
+            try:
+                # The first attempt runs outside tenacity, whose per-call machinery
+                # costs about as much as encoding the event; retries go through it.
+                ack = await self._js.publish(
+                    subject, payload, timeout=self._timeout_s, headers=dict(headers)
+                )
+            except _TRANSIENT as first_failure:
+                ack = await self._retry(subject, payload, headers, first_failure)
         except APIError as exc:
             if exc.err_code == _WRONG_LAST_SEQUENCE:
                 # The server checks the expected sequence before `Nats-Msg-Id`
@@ -120,6 +116,26 @@ class Publisher:
             raise PublishFailed(f"{envelope.type} {envelope.id}: no ack ({exc!r})") from exc
         metrics.EVENTS_PUBLISHED.labels(envelope.type, "duplicate" if ack.duplicate else "ok").inc()
         return ack
+
+    async def _retry(
+        self, subject: str, payload: bytes, headers: dict[str, str], first_failure: Exception
+    ) -> api.PubAck:
+        """Attempts 2..N after a transient failure of the first, on the same schedule
+        as if tenacity had run the first attempt too (its failure is replayed)."""
+        async for attempt in AsyncRetrying(
+            stop=stop_after_attempt(self._attempts),
+            wait=wait_random_exponential(multiplier=0.05, max=2.0),
+            retry=retry_if_exception_type(_TRANSIENT),
+            reraise=True,
+        ):
+            with attempt:
+                if attempt.retry_state.attempt_number == 1:
+                    raise first_failure
+                metrics.PUBLISH_RETRIES.inc()
+                return await self._js.publish(
+                    subject, payload, timeout=self._timeout_s, headers=dict(headers)
+                )
+        raise AssertionError("unreachable: tenacity re-raises the last failure")
 
     async def _last_is(self, subject: str, event_id: str) -> bool:
         try:
@@ -149,7 +165,12 @@ class Publisher:
         acks: list[api.PubAck] = []
         for envelope, future in zip(envelopes, futures, strict=True):
             try:
-                ack = await asyncio.wait_for(future, self._timeout_s)
+                # An ack that has already arrived needs no timer (wait_for's costs one).
+                ack = (
+                    future.result()
+                    if future.done()
+                    else await asyncio.wait_for(future, self._timeout_s)
+                )
             except (TimeoutError, *_TRANSIENT):
                 ack = await self.publish(envelope)  # same id: a stored one acks as duplicate
             except APIError as exc:

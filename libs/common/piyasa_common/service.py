@@ -58,7 +58,15 @@ class ServiceContext:
     leases: list[PartitionLeases] = field(default_factory=list)
     fences: list[EpochFence] = field(default_factory=list)
     on_stop: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    gates: list[CatchUpGate] = field(default_factory=list)
     _partitioned: dict[tuple[str, int], ConsumerRunner] = field(default_factory=dict)
+
+    def catch_up(
+        self, name: str, done: asyncio.Event, lag: Callable[[], int] | None = None
+    ) -> None:
+        """Hold readiness until `done` is set: state the service folds by its own means
+        (the projector's Postgres-positioned loops) counts like a follower's."""
+        self.gates.append(CatchUpGate(name, done, lag or (lambda: 0)))
 
     def follow(self, follower: StreamFollower) -> StreamFollower:
         """Fold a stream into state; the service is ready once it caught up."""
@@ -150,7 +158,20 @@ class ServiceContext:
         return fence
 
     def lag(self) -> int:
-        return sum(f.pending for f in self.followers)
+        return sum(f.pending for f in self.followers) + sum(g.lag() for g in self.gates)
+
+    def waits(self) -> list[tuple[str, asyncio.Event]]:
+        """Everything the service must have caught up with before it is ready."""
+        return [(f.name, f.caught_up) for f in self.followers] + [
+            (g.name, g.done) for g in self.gates
+        ]
+
+
+@dataclass(frozen=True)
+class CatchUpGate:
+    name: str
+    done: asyncio.Event
+    lag: Callable[[], int]
 
 
 class Service:
@@ -260,8 +281,9 @@ class Service:
         return 0
 
     async def _wait_caught_up(self, ctx: ServiceContext) -> None:
-        for follower in ctx.followers:
-            waiter = asyncio.create_task(follower.caught_up.wait())
+        for name, done in ctx.waits():
+            log.info("catching up", extra={"with": name})
+            waiter = asyncio.create_task(done.wait())
             stopper = asyncio.create_task(self._stop.wait())
             await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
             for task in (waiter, stopper):
