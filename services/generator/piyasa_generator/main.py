@@ -1,22 +1,61 @@
-"""Composition root of the generator service.
-
-The service's domain logic arrives with its own issue; today it connects,
-provisions the topology and reports ready, which is what the supervisor and
-the health probes rely on.
-"""
+"""Composition root of the generator: settings, providers, shared budgets, router, handler."""
 
 from __future__ import annotations
 
-from piyasa_common.service import Service, ServiceContext
-from piyasa_common.settings import BackboneSettings
+import logging
+
+from piyasa_common.logs import register_secret
+from piyasa_common.service import Service, ServiceContext, Setup
+from piyasa_generator.budget import SharedBudgets
+from piyasa_generator.handler import GenerationHandler, clean_for
+from piyasa_generator.pricing import PriceTable
+from piyasa_generator.providers.factory import budget_limits, build_providers
+from piyasa_generator.router import Policy, Router
+from piyasa_generator.settings import GeneratorSettings
+
+log = logging.getLogger(__name__)
 
 
-async def setup(ctx: ServiceContext) -> None:
-    del ctx  # no handlers yet
+def generator_setup(settings: GeneratorSettings) -> Setup:
+    async def setup(ctx: ServiceContext) -> None:
+        budgets = await SharedBudgets.open(
+            ctx.js, ctx.topology, ctx.clock, bot_daily_usd=settings.bot_daily_budget_usd
+        )
+        router = Router(
+            build_providers(settings),
+            budgets,
+            limits=budget_limits(settings),
+            prices=PriceTable(settings.llm_prices),
+            policy=Policy(
+                concurrency=settings.llm_concurrency,
+                breaker_failures=settings.breaker_failures,
+                breaker_open_s=settings.breaker_open_s,
+                quota_open_s=settings.quota_open_s,
+                prefer_wait_s=settings.prefer_wait_s,
+                max_calls=settings.max_calls_per_delivery,
+                timeout_s=settings.llm_timeout_s,
+            ),
+            clock=ctx.clock,
+            cleaner=clean_for,
+        )
+        handler = GenerationHandler(
+            router=router, publisher=ctx.publisher, clock=ctx.clock, settings=settings
+        )
+        ctx.consume("generator", handler, concurrency=router.concurrency)
+        ctx.on_stop.append(router.aclose)
+        log.info(
+            "providers configured",
+            extra={"providers": [f"{p.name}:{p.model}" for p in router.providers]},
+        )
+
+    return setup
 
 
 def main() -> None:
-    Service("generator", BackboneSettings(), setup).main()
+    settings = GeneratorSettings()
+    for secret in settings.secrets():
+        register_secret(secret)
+    Service("generator", settings, generator_setup(settings)).main()
 
 
 if __name__ == "__main__":
