@@ -92,9 +92,14 @@ class HeartbeatWriter:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        # Best effort and short: the key's TTL removes it anyway, and a drain
+        # must not wait on a server that is going away.
         with contextlib.suppress(Exception):
             await self._js.publish(
-                self._subject, b"", headers={"KV-Operation": "PURGE", "Nats-Rollup": "sub"}
+                self._subject,
+                b"",
+                timeout=1.0,
+                headers={"KV-Operation": "PURGE", "Nats-Rollup": "sub"},
             )
 
 
