@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import click
 
+from piyasa_cli.commands.admin import admin
 from piyasa_cli.commands.dlq import dlq
+from piyasa_cli.commands.fleet import fleet
 from piyasa_cli.commands.logs import logs
 from piyasa_cli.commands.projections import projections
+from piyasa_cli.commands.secrets import secrets
 from piyasa_cli.commands.status import status
 from piyasa_cli.commands.up import up
 
@@ -21,7 +24,7 @@ def cli() -> None:
     """
 
 
-for command in (up, status, logs, dlq, projections):
+for command in (up, status, logs, dlq, projections, admin, fleet, secrets):
     cli.add_command(command)
 
 

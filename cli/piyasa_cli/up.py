@@ -11,6 +11,7 @@ A second Ctrl-C kills whatever is still running.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import os
@@ -86,6 +87,7 @@ class Up:
         self._ready_after: float | None = None
         self._stopped_at: datetime | None = None
         self._nc: NATS | None = None
+        self._first_start = False
 
     async def run(self) -> int:
         self._state.prepare()
@@ -129,6 +131,8 @@ class Up:
     async def _start(self) -> None:
         options = self._options
         previous = _previous_run(self._state)
+        self._first_start = previous is None
+        _ensure_fernet_keys(self._state)
         self._say(f"piyasa up: state {self._state.root}, prefix {options.prefix}")
         self._infra = await start_infra(
             self._state,
@@ -186,6 +190,11 @@ class Up:
         hint = "" if default == state else f" --state-dir {state}"
         self._say(f"  logs      {self._state.logs}/<name>.log  (follow: piyasa logs -f{hint})")
         self._say(f"  run file  {self._state.run_file}")
+        if self._first_start:
+            self._say(
+                f"  first start: create the first admin with `piyasa admin create -u <name>{hint}`"
+                " (it prints the TOTP enrolment and an API key for the config API)"
+            )
         self._say("waiting for the services to report ready (Ctrl-C stops everything)")
 
     async def _follow_readiness(self) -> None:
@@ -283,6 +292,22 @@ class Up:
             write_run_info(self._state.run_file, info)
         except OSError as err:
             log.error("cannot write %s: %s", self._state.run_file, err)
+
+
+def _ensure_fernet_keys(state: StateDir) -> None:
+    """Embedded default: a Fernet key file in the state directory for the bot tokens.
+
+    Kept only when neither PIYASA_FERNET_KEYS nor PIYASA_FERNET_KEYS_FILE is set; the
+    services inherit the variable. A Fernet key is 32 random bytes, url-safe base64.
+    """
+    if os.environ.get("PIYASA_FERNET_KEYS") or os.environ.get("PIYASA_FERNET_KEYS_FILE"):
+        return
+    path = state.root / "fernet.keys"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as keys:
+            keys.write(base64.urlsafe_b64encode(os.urandom(32)).decode() + "\n")
+    os.environ["PIYASA_FERNET_KEYS_FILE"] = str(path)
 
 
 def _previous_run(state: StateDir) -> RunInfo | None:

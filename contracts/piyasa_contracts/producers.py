@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from piyasa_contracts.envelope import Payload
-from piyasa_contracts.events.config import CONFIG_EVENTS
+from piyasa_contracts.events.config import OPERATOR_EVENTS, STATUS_EVENTS
 from piyasa_contracts.events.conversation import (
     DispatchFailed,
     IncomingMessage,
@@ -24,6 +24,7 @@ from piyasa_contracts.events.work import (
     Approved,
     Drafted,
     GenerationRequested,
+    ReactionApproved,
     RegenerationRequested,
     Rejected,
 )
@@ -40,11 +41,18 @@ class Service(StrEnum):
 
 
 PRODUCERS: dict[Service, tuple[type[Payload], ...]] = {
-    Service.CONFIG: CONFIG_EVENTS,
-    Service.SCHEDULER: (GenerationRequested, TurnExpired),
+    Service.CONFIG: OPERATOR_EVENTS,
+    Service.SCHEDULER: (GenerationRequested, ReactionApproved, TurnExpired),
     Service.GENERATOR: (Drafted, TurnDropped, TurnExpired),
     Service.GUARD: (Approved, Rejected, RegenerationRequested, TurnDropped),
-    Service.DISPATCHER: (Sent, DispatchFailed, IncomingMessage, ReactionAdded, TurnExpired),
+    Service.DISPATCHER: (
+        Sent,
+        DispatchFailed,
+        IncomingMessage,
+        ReactionAdded,
+        TurnExpired,
+        *STATUS_EVENTS,
+    ),
 }
 """Events each service emits, apart from dead letters (see `sent_by`)."""
 

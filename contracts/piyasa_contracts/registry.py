@@ -12,7 +12,7 @@ from piyasa_contracts.envelope import Envelope, Payload
 from piyasa_contracts.events.config import CONFIG_EVENTS, ConfigChanged
 from piyasa_contracts.events.conversation import CONVERSATION_EVENTS, ConversationPayload
 from piyasa_contracts.events.system import DeadLettered
-from piyasa_contracts.events.work import WORK_EVENTS, Approved, WorkPayload
+from piyasa_contracts.events.work import WORK_EVENTS, WorkPayload
 from piyasa_contracts.topology import Topology
 from piyasa_contracts.upcasters import UPCASTERS
 
@@ -101,8 +101,7 @@ def subject_for(topology: Topology, envelope: Envelope) -> str:
         return topology.conversation_subject(_require(envelope, "chat_id"), cls.kind)
     if issubclass(cls, WorkPayload):
         # The dispatcher is partitioned by bot, every earlier stage by chat.
-        key = "bot_id" if cls is Approved else "chat_id"
-        return topology.work_subject(cls.stage, _require(envelope, key))
+        return topology.work_subject(cls.stage, _require(envelope, cls.routed_by))
     if cls is DeadLettered:
         return topology.deadletter_subject(str(envelope.payload["consumer"]))
     raise UnknownEventType(envelope.type)

@@ -72,6 +72,9 @@ class Bucket(StrEnum):
     RESERVATIONS = "reservations"
     OFFSETS = "offsets"
     BUDGETS = "budgets"
+    DATAKEYS = "datakeys"
+    SENDS = "sends"
+    UPDATES = "updates"
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,26 @@ BUCKETS: tuple[BucketSpec, ...] = (
         Bucket.BUDGETS,
         "LLM providers' request, token and cost budgets per API key and per bot, "
         "shared by every generator replica (compare-and-set on the revision).",
+    ),
+    BucketSpec(
+        Bucket.DATAKEYS,
+        "Per-person data keys that seal humans' names and messages; erasing a person "
+        "purges their key.",
+    ),
+    BucketSpec(
+        Bucket.SENDS,
+        "The dispatcher's turn ledger and scheduled sends: one key per turn "
+        "(scheduled, intent, sent), compare-and-set on the revision, expiring after the "
+        "turn's deadline.",
+        1,
+        True,
+    ),
+    BucketSpec(
+        Bucket.UPDATES,
+        "Telegram updates already turned into events, by (bot, update_id) and by "
+        "(chat, message, kind, edit); kept a day, as Telegram keeps updates.",
+        1,
+        True,
     ),
 )
 

@@ -138,26 +138,107 @@ class ControlChanged(ConfigChanged):
     state: ControlState
 
 
-CONFIG_EVENTS: tuple[type[ConfigChanged], ...] = (
+class TokenCheck(StrEnum):
+    UNCHECKED = "unchecked"
+    VERIFIED = "verified"
+    INVALID = "invalid"
+
+
+class BotStatusChanged(ConfigChanged):
+    """What the dispatcher learnt about a bot's Telegram account (`id` is the bot's id).
+
+    Written by the dispatcher (getMe, 401s, 403s), never by operators; the
+    API shows it as the bot's state.
+    """
+
+    event_type: ClassVar[str] = "bot_status.changed"
+    version: ClassVar[int] = 1
+    aggregate: ClassVar[str] = "botstatus"
+
+    token_check: TokenCheck = TokenCheck.UNCHECKED
+    telegram_user_id: int | None = None
+    telegram_username: str | None = Field(None, max_length=64)
+    can_read_all_group_messages: bool | None = Field(
+        None, description="getMe: privacy mode off, so the bot hears every human"
+    )
+    disabled_everywhere: bool = Field(False, description="401: the token was revoked")
+    disabled_in_chats: list[OpaqueId] = Field(
+        default_factory=list, max_length=1000, description="chats that refused the bot (403)"
+    )
+    admin_in_chats: list[OpaqueId] = Field(
+        default_factory=list, max_length=1000, description="chats where the bot is an admin"
+    )
+    checked_at: AwareDatetime | None = None
+    detail: str = Field("", max_length=500, description="Telegram's description, if any")
+
+
+class ChatStatusChanged(ConfigChanged):
+    """What the dispatcher learnt about a chat (`id` is the chat's id)."""
+
+    event_type: ClassVar[str] = "chat_status.changed"
+    version: ClassVar[int] = 1
+    aggregate: ClassVar[str] = "chatstatus"
+
+    can_hear_humans: bool | None = Field(
+        None, description="a listener bot with privacy mode off, or an admin, is in the chat"
+    )
+    listener_bot_id: OpaqueId | None = None
+    migrated_to_chat_id: int | None = Field(
+        None, description="the supergroup id Telegram moved the group to"
+    )
+    checked_at: AwareDatetime | None = None
+    detail: str = Field("", max_length=500)
+
+
+class PersonErased(ConfigChanged):
+    """A human's data was erased on request (`id` is the person's id).
+
+    Their data key is deleted before this is written, so everything sealed
+    with it is unreadable; readers drop what they hold of the person's text.
+    It carries no personal data itself: the id is opaque.
+    """
+
+    event_type: ClassVar[str] = "person.erased"
+    version: ClassVar[int] = 1
+    aggregate: ClassVar[str] = "person"
+
+    erased_at: AwareDatetime
+    reason: str = Field("", max_length=200, description="e.g. a ticket reference; no PII")
+
+
+OPERATOR_EVENTS: tuple[type[ConfigChanged], ...] = (
     BotChanged,
     ChatChanged,
     StanceChanged,
     HoldingChanged,
     SettingsChanged,
     ControlChanged,
+    PersonErased,
 )
+"""Config events the config service writes on operators' behalf."""
+
+STATUS_EVENTS: tuple[type[ConfigChanged], ...] = (BotStatusChanged, ChatStatusChanged)
+"""Config events the dispatcher writes about what Telegram told it."""
+
+CONFIG_EVENTS: tuple[type[ConfigChanged], ...] = (*OPERATOR_EVENTS, *STATUS_EVENTS)
 
 __all__ = [
     "CONFIG_EVENTS",
+    "OPERATOR_EVENTS",
+    "STATUS_EVENTS",
     "BotChanged",
+    "BotStatusChanged",
     "ChatChanged",
+    "ChatStatusChanged",
     "ConfigChanged",
     "ControlChanged",
     "ControlScope",
     "ControlState",
     "HoldingChanged",
     "LlmChoice",
+    "PersonErased",
     "Position",
     "SettingsChanged",
     "StanceChanged",
+    "TokenCheck",
 ]

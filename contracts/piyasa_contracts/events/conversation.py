@@ -98,6 +98,11 @@ class IncomingMessage(ConversationPayload):
     update_id: int
     sender_name: SealedText
     text: SealedText
+    sender_telegram_id: SealedText | None = Field(
+        None,
+        description="the sender's Telegram user id, sealed like the text: it lets a bot "
+        "mention a person who has no username (a text_mention entity)",
+    )
     username: str | None = Field(None, max_length=64)
     reply_to_message_id: int | None = None
     mentioned_bot_ids: list[OpaqueId] = Field(default_factory=list, max_length=50)

@@ -24,6 +24,9 @@ from piyasa_contracts.topology import StreamRole
 class WorkPayload(Payload):
     stream: ClassVar[StreamRole] = StreamRole.WORK
     stage: ClassVar[str]
+    routed_by: ClassVar[str] = "chat_id"
+    """The envelope key whose hash picks the partition: the chat, except for the
+    dispatcher's work, which is partitioned by bot."""
 
     turn_id: OpaqueId
     deadline: AwareDatetime = Field(description="the turn expires at this instant")
@@ -116,6 +119,7 @@ class Approved(WorkPayload):
     event_type: ClassVar[str] = "message.approved"
     version: ClassVar[int] = 1
     stage: ClassVar[str] = "approved"
+    routed_by: ClassVar[str] = "bot_id"
 
     bot_id: OpaqueId
     text: str = Field(min_length=1, max_length=4096)
@@ -123,6 +127,24 @@ class Approved(WorkPayload):
     quote: str | None = Field(None, max_length=1024)
     mentions: list[MentionEntity] = Field(default_factory=list, max_length=50)
     typing: bool = True
+
+
+class ReactionApproved(WorkPayload):
+    """A bot reacts to a message with one emoji (one reaction per bot per message).
+
+    Routed by bot to the dispatcher like `Approved`; `target.telegram_message_id`
+    may be None for a bot message still in flight, which the dispatcher resolves
+    from sent events.
+    """
+
+    event_type: ClassVar[str] = "reaction.approved"
+    version: ClassVar[int] = 1
+    stage: ClassVar[str] = "approved"
+    routed_by: ClassVar[str] = "bot_id"
+
+    bot_id: OpaqueId
+    target: ChatLine
+    emoji: str = Field(min_length=1, max_length=16)
 
 
 class RejectionReason(Value):
@@ -145,5 +167,6 @@ WORK_EVENTS: tuple[type[WorkPayload], ...] = (
     RegenerationRequested,
     Drafted,
     Approved,
+    ReactionApproved,
     Rejected,
 )

@@ -16,10 +16,13 @@ from typing import Any, Final
 from piyasa_contracts.envelope import Envelope
 from piyasa_contracts.events.config import (
     BotChanged,
+    BotStatusChanged,
     ChatChanged,
+    ChatStatusChanged,
     ConfigChanged,
     ControlChanged,
     HoldingChanged,
+    PersonErased,
     SettingsChanged,
     StanceChanged,
 )
@@ -69,6 +72,12 @@ def rows_for(event: Event, sequence: int) -> list[Row]:
             return [apply_settings_changed(env, payload, sequence)]
         case ControlChanged():
             return [apply_control_changed(env, payload, sequence)]
+        case BotStatusChanged():
+            return [apply_bot_status_changed(env, payload, sequence)]
+        case ChatStatusChanged():
+            return [apply_chat_status_changed(env, payload, sequence)]
+        case PersonErased():
+            return [apply_person_erased(env, payload, sequence)]
         case Sent():
             return apply_sent(env, payload, sequence)
         case IncomingMessage():
@@ -183,6 +192,53 @@ def apply_control_changed(env: Envelope, control: ControlChanged, sequence: int)
             "scope": control.scope.value,
             "target_id": control.target_id,
             "state": control.state.value,
+        },
+        sequence,
+    )
+
+
+def apply_bot_status_changed(env: Envelope, status: BotStatusChanged, sequence: int) -> Row:
+    return Row(
+        "bot_statuses",
+        {
+            **_aggregate(env, status, sequence),
+            "token_check": status.token_check.value,
+            "telegram_user_id": status.telegram_user_id,
+            "telegram_username": status.telegram_username,
+            "can_read_all_group_messages": status.can_read_all_group_messages,
+            "disabled_everywhere": status.disabled_everywhere,
+            "disabled_in_chats": list(status.disabled_in_chats),
+            "admin_in_chats": list(status.admin_in_chats),
+            "checked_at": status.checked_at,
+            "detail": status.detail,
+        },
+        sequence,
+    )
+
+
+def apply_chat_status_changed(env: Envelope, status: ChatStatusChanged, sequence: int) -> Row:
+    return Row(
+        "chat_statuses",
+        {
+            **_aggregate(env, status, sequence),
+            "can_hear_humans": status.can_hear_humans,
+            "listener_bot_id": status.listener_bot_id,
+            "migrated_to_chat_id": status.migrated_to_chat_id,
+            "checked_at": status.checked_at,
+            "detail": status.detail,
+        },
+        sequence,
+    )
+
+
+def apply_person_erased(env: Envelope, erased: PersonErased, sequence: int) -> Row:
+    """Who was erased and when; the API shows their sealed messages as erased."""
+    return Row(
+        "erased_people",
+        {
+            **_aggregate(env, erased, sequence),
+            "erased_at": erased.erased_at,
+            "reason": erased.reason,
         },
         sequence,
     )

@@ -149,6 +149,43 @@ controls: Final = Table(
     *_aggregate_state("controls"),
 )
 
+bot_statuses: Final = Table(
+    "bot_statuses",
+    metadata,
+    Column("id", Text, primary_key=True, comment="the bot's id"),
+    Column("token_check", Text, nullable=False),
+    Column("telegram_user_id", BigInteger),
+    Column("telegram_username", Text),
+    Column("can_read_all_group_messages", Boolean),
+    Column("disabled_everywhere", Boolean, nullable=False),
+    Column("disabled_in_chats", ARRAY(Text), nullable=False),
+    Column("admin_in_chats", ARRAY(Text), nullable=False),
+    Column("checked_at", _timestamp()),
+    Column("detail", Text, nullable=False),
+    *_aggregate_state("bot_statuses"),
+)
+
+chat_statuses: Final = Table(
+    "chat_statuses",
+    metadata,
+    Column("id", Text, primary_key=True, comment="the chat's id"),
+    Column("can_hear_humans", Boolean),
+    Column("listener_bot_id", Text),
+    Column("migrated_to_chat_id", BigInteger),
+    Column("checked_at", _timestamp()),
+    Column("detail", Text, nullable=False),
+    *_aggregate_state("chat_statuses"),
+)
+
+erased_people: Final = Table(
+    "erased_people",
+    metadata,
+    Column("id", Text, primary_key=True, comment="the person's opaque id"),
+    Column("erased_at", _timestamp(), nullable=False),
+    Column("reason", Text, nullable=False),
+    *_aggregate_state("erased_people"),
+)
+
 messages: Final = Table(
     "messages",
     metadata,
@@ -242,6 +279,9 @@ PROJECTION_TABLES: Final[tuple[str, ...]] = (
     "holdings",
     "settings",
     "controls",
+    "bot_statuses",
+    "chat_statuses",
+    "erased_people",
     "messages",
     "reactions",
     "turn_outcomes",

@@ -10,11 +10,14 @@ from piyasa_contracts import Envelope, EventKeys, make_event
 from piyasa_contracts.events._common import SealedText
 from piyasa_contracts.events.config import (
     BotChanged,
+    BotStatusChanged,
     ChatChanged,
+    ChatStatusChanged,
     ControlChanged,
     ControlScope,
     ControlState,
     HoldingChanged,
+    PersonErased,
     Position,
     SettingsChanged,
     StanceChanged,
@@ -75,6 +78,22 @@ def control(
 ) -> Envelope:
     payload = ControlChanged(id=control_id, scope=scope, target_id=target_id, state=state)
     return make_event(payload, occurred_at=at(), actor="op1")
+
+
+def bot_status(bot_id: str, **fields: Any) -> Envelope:
+    payload = BotStatusChanged(id=bot_id, **fields)
+    return make_event(payload, occurred_at=at(), actor="dispatcher")
+
+
+def chat_status(chat_id: str, **fields: Any) -> Envelope:
+    payload = ChatStatusChanged(id=chat_id, **fields)
+    return make_event(payload, occurred_at=at(), actor="dispatcher")
+
+
+def person_erased(person_id: str, reason: str = "") -> Envelope:
+    moment = at()
+    payload = PersonErased(id=person_id, erased_at=moment, reason=reason)
+    return make_event(payload, occurred_at=moment, actor="op1")
 
 
 def sent(

@@ -30,7 +30,9 @@ def config_log(rng: random.Random, n: int) -> list:
     bots = [f"b{i}" for i in range(12)]
     out = []
     for i in range(n):
-        kind = rng.choice(["bot", "bot", "chat", "stance", "holding", "settings", "control"])
+        kind = rng.choice(
+            ["bot", "bot", "chat", "stance", "holding", "settings", "control", "status"]
+        )
         b = rng.choice(bots)
         if kind == "bot":
             out.append(
@@ -68,6 +70,16 @@ def config_log(rng: random.Random, n: int) -> list:
                     b,
                     quantity=rng.randint(1, 999) / 4,
                     average_cost=rng.choice([None, 12.5, 310.25]),
+                )
+            )
+        elif kind == "status":
+            out.append(
+                rng.choice(
+                    [
+                        ev.bot_status(b, token_check="verified", disabled_in_chats=["c1"]),
+                        ev.chat_status(f"c{rng.randint(0, 4)}", can_hear_humans=rng.random() > 0.5),
+                        ev.person_erased(f"p{rng.randint(0, 5)}"),
+                    ]
                 )
             )
         elif kind == "settings":
