@@ -27,7 +27,7 @@ def test_each_consumer_receives_the_events_its_service_handles() -> None:
 
     assert received["generator"] == {"generation.requested", "regeneration.requested"}
     assert received["guard"] == {"draft.created"}
-    assert received["dispatcher"] == {"message.approved"}
+    assert received["dispatcher"] == {"message.approved", "reaction.approved"}
     assert "message.received" in received["scheduler"]
     assert "turn.expired" in received["scheduler"]
     assert "projector-config" not in received  # the projector's cursor lives in PostgreSQL

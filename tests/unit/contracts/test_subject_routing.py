@@ -51,7 +51,7 @@ def test_approved_messages_are_partitioned_by_bot_and_other_work_by_chat(
     event: type[Payload],
 ) -> None:
     envelope = _sample(event)
-    key = envelope.keys.bot_id if event is Approved else envelope.keys.chat_id
+    key = getattr(envelope.keys, getattr(event, "routed_by", "chat_id"))
     assert key is not None
 
     tokens = subject_for(TOPOLOGY, envelope).split(".")
@@ -68,7 +68,7 @@ def test_approved_messages_are_partitioned_by_bot_and_other_work_by_chat(
 def test_a_partitioned_consumer_gets_the_event_only_on_its_partition(event: type[Payload]) -> None:
     envelope = _sample(event)
     subject = subject_for(TOPOLOGY, envelope)
-    key = envelope.keys.bot_id if event is Approved else envelope.keys.chat_id
+    key = getattr(envelope.keys, getattr(event, "routed_by", "chat_id"))
     assert key is not None
     owner = TOPOLOGY.partition(key)
 
