@@ -153,7 +153,8 @@ class SandboxServer:
     @property
     def url(self) -> str:
         """`http://host:port`: the Bot API base is `{url}/bot`, the page is `{url}/`."""
-        host = "127.0.0.1" if self._host in ("0.0.0.0", "") else self._host  # noqa: S104
+        # Not a bind: a client reaches a server listening on all interfaces through loopback.
+        host = "127.0.0.1" if self._host in ("0.0.0.0", "") else self._host  # noqa: S104  # nosec B104
         host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{self.port}"
 
