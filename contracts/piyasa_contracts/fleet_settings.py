@@ -73,6 +73,8 @@ class FleetSettings(BaseModel):
         default_factory=lambda: {"openai": 20.0, "google": 20.0, "groq": 10.0},
         max_length=20,
         description="Daily spend per LLM provider; when spent the provider's breaker opens.",
+        # patternProperties alone would let the schema admit any other key.
+        json_schema_extra={"additionalProperties": False},
     )
     daily_budget_usd_per_bot: float = Field(
         1.0, ge=0.0, le=1000.0, description="Daily spend per bot across providers."
