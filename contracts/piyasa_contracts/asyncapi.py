@@ -46,7 +46,8 @@ _PARAMETER = re.compile(r"\{(\w+)\}")
 
 
 def channel_id(role: StreamRole) -> str:
-    return role.value.lower()
+    """`configStream`, `workStream`, ...: one channel per stream."""
+    return f"{role.value.lower()}Stream"
 
 
 def channel_address(stream: StreamSpec) -> str:

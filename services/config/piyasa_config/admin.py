@@ -11,12 +11,12 @@ import getpass
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from piyasa_common.clock import SystemClock
+from piyasa_common.clock import Clock, SystemClock
 from piyasa_common.connection import connect, jetstream
 from piyasa_common.provisioning import provision
 from piyasa_common.publisher import Publisher
@@ -48,14 +48,20 @@ class CreatedAdmin:
 
 
 async def create_operator(
-    database_url: str, username: str, role: Role, password: str | None, *, with_key: bool
+    database_url: str,
+    username: str,
+    role: Role,
+    password: str | None,
+    *,
+    with_key: bool,
+    clock: Clock | None = None,
 ) -> CreatedAdmin:
     """An operator (the first admin, typically), and optionally an API key for them."""
     await migrate(database_url)
     engine = create_async_engine(sqlalchemy_url(database_url), poolclass=NullPool)
     try:
         auth = AuthStore(engine, session_ttl=timedelta(minutes=15))
-        now = datetime.now(UTC)
+        now = (clock or SystemClock()).now()
         operator = await auth.create_operator(username, role, password, now=now)
         key = (
             await auth.issue_api_key(operator.operator_id, "created by piyasa admin", now=now)
