@@ -41,6 +41,12 @@ EXTERNAL = {
 }
 ASSUMED = {
     "piyasa_scheduler_chat_pace_per_hour": "scheduler: messages per hour a chat's pace wants now",
+    # The dispatcher (issue #6) exposes these once it lands.
+    "piyasa_telegram_calls_total": "dispatcher: Bot API calls by method and outcome",
+    "piyasa_dispatcher_messages_sent_total": "dispatcher: messages posted per chat",
+    "piyasa_dispatcher_retry_after_seconds_total": "dispatcher: seconds waited on 429s",
+    "piyasa_dispatcher_sends_total": "dispatcher: scheduled sends by outcome",
+    "piyasa_dispatcher_approved_to_sent_seconds_bucket": "dispatcher: approved event to Telegram answer",
 }
 """Metrics the alerts use before a service exposes them (listed in docs/operations.md)."""
 
