@@ -46,7 +46,7 @@ ASSUMED = {
     "piyasa_dispatcher_messages_sent_total": "dispatcher: messages posted per chat",
     "piyasa_dispatcher_retry_after_seconds_total": "dispatcher: seconds waited on 429s",
     "piyasa_dispatcher_sends_total": "dispatcher: scheduled sends by outcome",
-    "piyasa_dispatcher_approved_to_sent_seconds_bucket": "dispatcher: approved event to Telegram answer",
+    "piyasa_dispatcher_approved_to_sent_seconds_bucket": "dispatcher: approved to Telegram answer",
 }
 """Metrics the alerts use before a service exposes them (listed in docs/operations.md)."""
 
