@@ -4,6 +4,9 @@ Services never answer calls; each writes a heartbeat (readiness, lag, pid) to a
 KV bucket with a TTL. A heartbeat counts for a supervised service only when
 its pid is the process running now, so a killed process's last heartbeat,
 still alive until its TTL, does not pass for its successor's.
+
+The Telegram sandbox writes no heartbeat: it is ready when its HTTP API
+answers (`http_ready`).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
+from urllib.parse import urlsplit
 
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
@@ -80,6 +84,39 @@ async def follow_readiness(
             all_ready_once = True
             on_all_ready(elapsed)
         await asyncio.sleep(SETTLED_POLL_S if all_ready_once else POLL_S)
+
+
+async def http_ready(url: str, timeout: float = 1.0) -> bool:
+    """Whether `GET url` (plain http on this machine) answers 200 within `timeout`."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+    except (OSError, TimeoutError):
+        return False
+    try:
+        path = parts.path or "/"
+        writer.write(f"GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
+        await writer.drain()
+        status = await asyncio.wait_for(reader.readline(), timeout)
+    except (OSError, TimeoutError):
+        return False
+    finally:
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
+    fields = status.split()
+    return len(fields) >= 2 and fields[1] == b"200"
+
+
+async def wait_http_ready(url: str, timeout: float) -> bool:
+    """Poll `http_ready` until it answers or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await http_ready(url):
+            return True
+        await asyncio.sleep(POLL_S)
+    return False
 
 
 async def close_quietly(nc: NATS | None) -> None:

@@ -1,4 +1,10 @@
-"""The services `piyasa up` runs: the one list to extend (the Telegram sandbox goes here)."""
+"""The services `piyasa up` runs: the one list to extend.
+
+The Telegram sandbox is here too, apart from the services: it writes no
+heartbeat to KV (it is a stand-in for Telegram, not a piyasa service), so it
+is ready when its HTTP API answers, and `piyasa up --live` leaves it out and
+points the dispatcher at the real Bot API instead.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +23,8 @@ class ServiceSpec:
     """Run as `python -m <module>`."""
     needs_database: bool = False
     """Gets `DATABASE_URL` (only the services that own tables)."""
+    ready_path: str | None = None
+    """Ready when `GET http://127.0.0.1:<port><ready_path>` answers 200 (no heartbeat)."""
 
     def argv(self) -> list[str]:
         return [sys.executable, "-m", self.module]
@@ -71,3 +79,39 @@ SERVICES: tuple[ServiceSpec, ...] = (
 )
 
 SERVICE_NAMES: tuple[str, ...] = tuple(s.name for s in SERVICES)
+
+
+SANDBOX = ServiceSpec("sandbox", "piyasa_sandbox", ready_path="/sandbox/api/state")
+"""The Telegram sandbox (`python -m piyasa_sandbox`): the fleet's Telegram unless --live."""
+
+SANDBOX_DEFAULT_PORT = 8081
+REAL_TELEGRAM = "https://api.telegram.org"
+
+
+def sandbox_env(port: int, state_file: Path) -> dict[str, str]:
+    """The sandbox's own settings: its port, and a state file so that chats survive restarts."""
+    return {"PIYASA_SANDBOX_PORT": str(port), "PIYASA_SANDBOX_STATE_FILE": str(state_file)}
+
+
+def telegram_env(
+    *, live: bool, sandbox_port: int | None, configured_base: str | None
+) -> dict[str, str]:
+    """Where the dispatcher finds Telegram: the sandbox, or the real Bot API with --live.
+
+    Without --live a configured `TELEGRAM_API_BASE` is overridden: a laptop never
+    posts into real groups by accident. With --live it is kept (a self-hosted Bot API
+    server), else the real one.
+    """
+    if live:
+        return {
+            "TELEGRAM_API_BASE": configured_base or REAL_TELEGRAM,
+            "PIYASA_TELEGRAM_LIVE": "true",
+            "TELEGRAM_SANDBOX_ADMIN": "",
+        }
+    assert sandbox_port is not None
+    base = f"http://127.0.0.1:{sandbox_port}"
+    return {
+        "TELEGRAM_API_BASE": base,
+        "PIYASA_TELEGRAM_LIVE": "false",
+        "TELEGRAM_SANDBOX_ADMIN": f"{base}/sandbox/api",
+    }

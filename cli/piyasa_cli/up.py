@@ -1,6 +1,7 @@
 """`piyasa up`: infrastructure, then every service, supervised until Ctrl-C or SIGTERM.
 
     lock the state dir -> NATS + PostgreSQL (embedded unless configured)
+    -> the Telegram sandbox (unless --live), ready when its HTTP API answers
     -> every service as a supervised child -> run.json -> wait, report readiness
     -> signal: SIGTERM the services, wait for them to drain -> stop PostgreSQL
        and NATS -> run.json says stopped -> exit 0
@@ -30,9 +31,17 @@ from nats.aio.client import Client as NATS
 
 from piyasa_cli.errors import CliError
 from piyasa_cli.infra import Infra, start_infra
-from piyasa_cli.readiness import close_quietly, follow_readiness
+from piyasa_cli.readiness import close_quietly, follow_readiness, wait_http_ready
 from piyasa_cli.runfile import ProcessInfo, RunInfo, read_run_info, write_run_info
-from piyasa_cli.services import SERVICES, ServiceSpec, service_env
+from piyasa_cli.services import (
+    SANDBOX,
+    SANDBOX_DEFAULT_PORT,
+    SERVICES,
+    ServiceSpec,
+    sandbox_env,
+    service_env,
+    telegram_env,
+)
 from piyasa_cli.settings import CliSettings, default_state_dir
 from piyasa_cli.state import StateDir, UpLock
 from piyasa_cli.supervisor import BackoffPolicy, ProcessSpec, SupervisedProcess
@@ -44,6 +53,8 @@ log = logging.getLogger("piyasa.up")
 REPEAT_SIGNAL_WINDOW_S = 1.0
 """A second signal sooner than this after the first is not a second Ctrl-C."""
 
+SANDBOX_READY_TIMEOUT_S = 30.0
+
 
 @dataclass(frozen=True)
 class UpOptions:
@@ -51,6 +62,8 @@ class UpOptions:
     prefix: str
     settings: CliSettings
     services: tuple[ServiceSpec, ...] = SERVICES
+    live: bool = False
+    """Post to the real Telegram Bot API; without it, the sandbox is the fleet's Telegram."""
 
 
 def without_password(url: str) -> str:
@@ -87,6 +100,7 @@ class Up:
         self._ready_after: float | None = None
         self._stopped_at: datetime | None = None
         self._nc: NATS | None = None
+        self._sandbox_port: int | None = None
         self._first_start = False
 
     async def run(self) -> int:
@@ -146,22 +160,32 @@ class Up:
         )
         infra = self._infra
         instance = socket.gethostname()
+        await self._start_sandbox()
         for spec in options.services:
             if not spec.installed():
                 self._skipped.append(spec)
                 continue
+            env = service_env(
+                spec,
+                nats_url=infra.nats.url,
+                database_url=infra.postgres.url,
+                prefix=options.prefix,
+                instance=instance,
+            )
+            if spec.name == "dispatcher" and (options.live or self._sandbox_port is not None):
+                env.update(
+                    telegram_env(
+                        live=options.live,
+                        sandbox_port=self._sandbox_port,
+                        configured_base=env.get("TELEGRAM_API_BASE") or None,
+                    )
+                )
             process = SupervisedProcess(
                 ProcessSpec(
                     spec.name,
                     spec.argv(),
                     self._state.log_file(spec.name),
-                    env=service_env(
-                        spec,
-                        nats_url=infra.nats.url,
-                        database_url=infra.postgres.url,
-                        prefix=options.prefix,
-                        instance=instance,
-                    ),
+                    env=env,
                     stop_timeout_s=options.settings.stop_grace_s,
                 ),
                 self._policy,
@@ -171,6 +195,30 @@ class Up:
             await process.start()
             process.supervise()
         self._write_run()
+
+    async def _start_sandbox(self) -> None:
+        """The Telegram sandbox, supervised beside the servers (stopped after the services)."""
+        if self._options.live or not SANDBOX.installed():
+            return
+        port = _sandbox_port()
+        process = SupervisedProcess(
+            ProcessSpec(
+                SANDBOX.name,
+                SANDBOX.argv(),
+                self._state.log_file(SANDBOX.name),
+                env={**os.environ, **sandbox_env(port, self._state.root / "sandbox.json")},
+                stop_timeout_s=self._options.settings.stop_grace_s,
+            ),
+            self._policy,
+            self._write_run,
+        )
+        self._infra_procs.append(process)
+        await process.start()
+        process.supervise()
+        self._sandbox_port = port
+        url = f"http://127.0.0.1:{port}{SANDBOX.ready_path}"
+        if not await wait_http_ready(url, SANDBOX_READY_TIMEOUT_S):
+            log.warning("the Telegram sandbox did not answer at %s yet", url)
 
     def _banner(self) -> None:
         infra = self._infra
@@ -182,6 +230,10 @@ class Up:
         ):
             how = f"embedded, data in {where}" if server.embedded else "external"
             self._say(f"  {name:<9} {without_password(server.url)}  ({how})")
+        if self._options.live:
+            self._say("  telegram  LIVE: the real Bot API (--live); bots post into real groups")
+        elif self._sandbox_port is not None:
+            self._say(f"  telegram  sandbox http://127.0.0.1:{self._sandbox_port}/  (open it)")
         names = ", ".join(p.name for p in self._services)
         self._say(f"  services  {names}")
         for spec in self._skipped:
@@ -308,6 +360,20 @@ def _ensure_fernet_keys(state: StateDir) -> None:
         with os.fdopen(fd, "w") as keys:
             keys.write(base64.urlsafe_b64encode(os.urandom(32)).decode() + "\n")
     os.environ["PIYASA_FERNET_KEYS_FILE"] = str(path)
+
+
+def _sandbox_port() -> int:
+    """The sandbox's configured port (`PIYASA_SANDBOX_PORT`, else 8081) when free, else any."""
+    from piyasa_sandbox.settings import SandboxSettings
+
+    configured = SandboxSettings().port or SANDBOX_DEFAULT_PORT
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", configured))
+            return configured
+        except OSError:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
 
 
 def _previous_run(state: StateDir) -> RunInfo | None:

@@ -22,7 +22,14 @@ from piyasa_contracts import Topology
     help=f"Name prefix of every stream, subject and bucket, and the database's name. "
     f"Default: $PIYASA_NAME_PREFIX, else {DEFAULT_PREFIX}.",
 )
-def up(state_dir: Path | None, prefix: str | None) -> None:
+@click.option(
+    "--live",
+    is_flag=True,
+    default=False,
+    help="Post to the real Telegram Bot API (TELEGRAM_API_BASE, else api.telegram.org) "
+    "instead of the local sandbox. Never the default: bots would post into real groups.",
+)
+def up(state_dir: Path | None, prefix: str | None, live: bool) -> None:
     """Run everything: NATS, PostgreSQL and every service, until Ctrl-C.
 
     Without NATS_URL / DATABASE_URL, an embedded NATS (JetStream) and an
@@ -31,6 +38,9 @@ def up(state_dir: Path | None, prefix: str | None) -> None:
     Every service runs as a supervised process (restarted with backoff when it
     crashes) logging JSON lines to <state>/logs/<service>.log; <state>/run.json
     tells the other commands what runs where.
+
+    Telegram is the local sandbox (a web page at http://127.0.0.1:8081/ shows the
+    groups) unless --live is given.
 
     Ctrl-C or SIGTERM stops the services (they drain), then PostgreSQL and NATS.
 
@@ -47,5 +57,5 @@ def up(state_dir: Path | None, prefix: str | None) -> None:
         raise click.BadParameter(str(err), param_hint="--prefix") from err
     root = state_dir or default_state_dir(configured=settings.state_dir)
     state = StateDir(root.expanduser().absolute())
-    options = UpOptions(state=state, prefix=chosen, settings=settings)
+    options = UpOptions(state=state, prefix=chosen, settings=settings, live=live)
     run(Up(options, say=lambda line: click.echo(line)).run())
