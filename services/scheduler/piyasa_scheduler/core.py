@@ -40,7 +40,12 @@ from piyasa_scheduler.chat import ChatState, PendingHuman, ReplyPlan
 from piyasa_scheduler.context import build_request
 from piyasa_scheduler.ledger import Outcome, Turn, TurnReason
 from piyasa_scheduler.reactions import due_reactions, plan_reactions
-from piyasa_scheduler.speaker import can_speak, choose_speaker, scheduled_candidates
+from piyasa_scheduler.speaker import (
+    can_speak,
+    choose_speaker,
+    recent_lines,
+    scheduled_candidates,
+)
 from piyasa_scheduler.state import FleetState
 from piyasa_scheduler.target import choose_target
 from piyasa_scheduler.topic import choose_topic
@@ -94,7 +99,9 @@ def tick(
         chat.pacer.reset()
         return decisions
     _plan_replies(fleet, chat, now, rng)
-    chat.pacer.advance_to(rhythm_of(fleet, chat), now, rng, fleet.policy)
+    chat.pacer.advance_to(
+        rhythm_of(fleet, chat), now, rng, fleet.policy, quiet=not recent_lines(fleet, chat, now)
+    )
     limit = fleet.policy.turns_in_flight_for(chat.chat_id)
     while chat.ledger.in_flight < limit:
         request = _next_request(fleet, chat, now, rng, epoch)

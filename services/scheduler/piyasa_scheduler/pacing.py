@@ -30,6 +30,9 @@ from piyasa_scheduler.policy import SchedulerPolicy
 
 _RECHECK = timedelta(hours=1)
 """How soon a chat that is asleep for the whole horizon is looked at again."""
+_AWAKE_PROBE = 1e-6
+"""A sliver of expected messages: it accrues at once only while the chat is awake."""
+_AWAKE_NOW = timedelta(seconds=1)
 
 
 def sample_units(rng: random.Random, shape: float) -> float:
@@ -56,16 +59,26 @@ class Pacer:
         self.debt = 0
 
     def advance_to(
-        self, rhythm: ChatRhythm, now: datetime, rng: random.Random, policy: SchedulerPolicy
+        self,
+        rhythm: ChatRhythm,
+        now: datetime,
+        rng: random.Random,
+        policy: SchedulerPolicy,
+        *,
+        quiet: bool = False,
     ) -> None:
-        """Turn every due time up to `now` into a slot (or a repaid debt)."""
+        """Turn every due time up to `now` into a slot (or a repaid debt).
+
+        `quiet`: the chat has no line in its recent window; a plan starting now opens
+        it within `opening_delay_s` if it is awake (one early message; the mean holds).
+        """
         if rhythm != self.rhythm:
             # A new rhythm (target, curve, bots' hours) starts a new plan from now.
             self.rhythm, self.next_due, self.recheck_at = rhythm, None, None
         if self.next_due is None:
             if self.recheck_at is not None and now < self.recheck_at:
                 return
-            self.next_due = advance(rhythm, now, sample_units(rng, policy.gap_shape))
+            self.next_due = self._first_due(rhythm, now, rng, policy, quiet=quiet)
             if self.next_due is None:
                 self.recheck_at = now + _RECHECK
                 return
@@ -85,6 +98,21 @@ class Pacer:
         while self.slots and now - self.slots[0] > grace:
             self.slots.popleft()
             self.skipped += 1
+
+    @staticmethod
+    def _first_due(
+        rhythm: ChatRhythm,
+        now: datetime,
+        rng: random.Random,
+        policy: SchedulerPolicy,
+        *,
+        quiet: bool,
+    ) -> datetime | None:
+        if quiet and policy.opening_delay_s > 0:
+            awake = advance(rhythm, now, _AWAKE_PROBE)
+            if awake is not None and awake - now < _AWAKE_NOW:
+                return now + timedelta(seconds=policy.opening_delay_s * rng.uniform(0.5, 1.5))
+        return advance(rhythm, now, sample_units(rng, policy.gap_shape))
 
     def has_slot(self) -> bool:
         return bool(self.slots)

@@ -107,6 +107,14 @@ class SchedulerPolicy(_Frozen):
         le=3600.0,
         description="Quiet time after a bot's message before a scheduled one.",
     )
+    opening_delay_s: float = Field(
+        15.0,
+        ge=0.0,
+        le=3600.0,
+        description="A chat with no line in its recent window, awake now, gets its first "
+        "slot this soon (jittered 0.5x-1.5x) when its plan starts, rather than after a whole "
+        "gap: a new or long-silent group comes alive at once. 0: no opening.",
+    )
     gap_shape: float = Field(
         1.5,
         gt=0.0,

@@ -326,3 +326,47 @@ def test_same_seed_same_decisions() -> None:
 
     assert run(42) == run(42)
     assert run(42) != run(43)
+
+
+def _first_scheduled_within(state: FleetState, c: ChatState, horizon: timedelta) -> timedelta:
+    """How long after START the chat's first scheduled request comes (ticking each second)."""
+    rng = random.Random(11)
+    for second in range(int(horizon.total_seconds()) + 1):
+        now = START + second * SECOND
+        if requests(tick(state, c, now, rng)):
+            return now - START
+    return horizon + SECOND
+
+
+def test_a_new_chat_opens_within_its_opening_delay_not_after_a_whole_gap() -> None:
+    # Two messages an hour: a whole gap would be half an hour on average.
+    state = fleet([bot("a"), bot("b"), chat("c1", ["a", "b"], target=2), settings(min_gap_s=0)])
+    first = _first_scheduled_within(state, state.chat("c1"), timedelta(minutes=5))
+    assert first <= timedelta(seconds=15 * 1.5)
+
+
+def test_a_chat_that_talked_recently_waits_for_its_gap() -> None:
+    state = fleet(
+        [
+            bot("a"),
+            bot("b"),
+            chat("c1", ["a", "b"], target=2),
+            settings(min_gap_s=0, gap_shape=100.0),  # gaps of almost exactly 30 minutes
+        ]
+    )
+    state.apply_conversation(sent("c1", "a", "Endeks yatay.", at=START - 5 * SECOND), 0)
+    first = _first_scheduled_within(state, state.chat("c1"), timedelta(minutes=5))
+    assert first > timedelta(minutes=5)
+
+
+def test_no_opening_when_it_is_turned_off() -> None:
+    state = fleet(
+        [
+            bot("a"),
+            bot("b"),
+            chat("c1", ["a", "b"], target=2),
+            settings(min_gap_s=0, gap_shape=100.0, opening_delay_s=0),
+        ]
+    )
+    first = _first_scheduled_within(state, state.chat("c1"), timedelta(minutes=5))
+    assert first > timedelta(minutes=5)
