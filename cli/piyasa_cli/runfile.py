@@ -51,6 +51,10 @@ class RunInfo(_Model):
     stopped_at: datetime | None = None
     nats: ServerInfo
     postgres: ServerInfo
+    api_url: str | None = None
+    """The config API (and its dashboard), when the config service runs."""
+    telegram_url: str | None = None
+    """The Telegram sandbox's page, unless --live."""
     services: dict[str, ProcessInfo]
 
     @property

@@ -115,3 +115,8 @@ def telegram_env(
         "PIYASA_TELEGRAM_LIVE": "false",
         "TELEGRAM_SANDBOX_ADMIN": f"{base}/sandbox/api",
     }
+
+
+def sandbox_config_env() -> dict[str, str]:
+    """The config service's side of the sandbox: the wizard's bots get tokens it accepts."""
+    return {"PIYASA_SANDBOX_TOKENS": "true"}

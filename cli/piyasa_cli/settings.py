@@ -36,6 +36,13 @@ class CliSettings(BaseSettings):
     name_prefix: str | None = Field(None, description="PIYASA_NAME_PREFIX")
 
     # supervisor
+    api_port: int = Field(
+        8080,
+        ge=1,
+        le=65535,
+        description="PIYASA_API_PORT: the config API's port under `piyasa up` (any free "
+        "port when this one is taken).",
+    )
     stop_grace_s: float = Field(
         30.0, gt=0, le=600, description="How long services get to drain after SIGTERM."
     )

@@ -38,6 +38,7 @@ from piyasa_cli.services import (
     SANDBOX_DEFAULT_PORT,
     SERVICES,
     ServiceSpec,
+    sandbox_config_env,
     sandbox_env,
     service_env,
     telegram_env,
@@ -101,6 +102,7 @@ class Up:
         self._stopped_at: datetime | None = None
         self._nc: NATS | None = None
         self._sandbox_port: int | None = None
+        self._api_port: int | None = None
         self._first_start = False
 
     async def run(self) -> int:
@@ -180,6 +182,11 @@ class Up:
                         configured_base=env.get("TELEGRAM_API_BASE") or None,
                     )
                 )
+            if spec.name == "config":
+                self._api_port = _free_port(options.settings.api_port)
+                env["PIYASA_HTTP_PORT"] = str(self._api_port)
+                if self._sandbox_port is not None:
+                    env.update(sandbox_config_env())
             process = SupervisedProcess(
                 ProcessSpec(
                     spec.name,
@@ -201,6 +208,7 @@ class Up:
         if self._options.live or not SANDBOX.installed():
             return
         port = _sandbox_port()
+        self._sandbox_port = port
         process = SupervisedProcess(
             ProcessSpec(
                 SANDBOX.name,
@@ -215,7 +223,6 @@ class Up:
         self._infra_procs.append(process)
         await process.start()
         process.supervise()
-        self._sandbox_port = port
         url = f"http://127.0.0.1:{port}{SANDBOX.ready_path}"
         if not await wait_http_ready(url, SANDBOX_READY_TIMEOUT_S):
             log.warning("the Telegram sandbox did not answer at %s yet", url)
@@ -234,6 +241,8 @@ class Up:
             self._say("  telegram  LIVE: the real Bot API (--live); bots post into real groups")
         elif self._sandbox_port is not None:
             self._say(f"  telegram  sandbox http://127.0.0.1:{self._sandbox_port}/  (open it)")
+        if self._api_port is not None:
+            self._say(f"  api       http://127.0.0.1:{self._api_port}/  (OpenAPI: /docs)")
         names = ", ".join(p.name for p in self._services)
         self._say(f"  services  {names}")
         for spec in self._skipped:
@@ -330,6 +339,10 @@ class Up:
             stopped_at=self._stopped_at,
             nats=infra.nats.model_copy(update={"pid": pids.get("nats")}),
             postgres=infra.postgres.model_copy(update={"pid": pids.get("postgres")}),
+            api_url=None if self._api_port is None else f"http://127.0.0.1:{self._api_port}/",
+            telegram_url=(
+                None if self._sandbox_port is None else f"http://127.0.0.1:{self._sandbox_port}/"
+            ),
             services={
                 p.name: ProcessInfo(
                     pid=p.pid,
@@ -366,7 +379,11 @@ def _sandbox_port() -> int:
     """The sandbox's configured port (`PIYASA_SANDBOX_PORT`, else 8081) when free, else any."""
     from piyasa_sandbox.settings import SandboxSettings
 
-    configured = SandboxSettings().port or SANDBOX_DEFAULT_PORT
+    return _free_port(SandboxSettings().port or SANDBOX_DEFAULT_PORT)
+
+
+def _free_port(configured: int) -> int:
+    """`configured` when nothing listens on it, else any free port."""
     with socket.socket() as sock:
         try:
             sock.bind(("127.0.0.1", configured))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import signal
 import sys
@@ -15,8 +16,10 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
@@ -237,6 +240,73 @@ async def test_killed_service_is_restarted_and_no_acked_event_is_lost(up: Piyasa
         )
     finally:
         await conn.close()
+
+
+async def test_the_wizards_fleet_talks_in_the_sandbox_and_answers_a_human(up: PiyasaUp) -> None:
+    """The newcomer's path: an admin, the wizard, and within a minute the bots talk on the
+    sandbox page; a human who mentions a bot gets that bot's reply."""
+    conn, info = await _ready(up)
+    await conn.close()
+    assert info.api_url is not None and info.telegram_url is not None
+    admin = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "piyasa_cli", "admin", "create", "-u", "newcomer"),
+        *("--no-password", "--state-dir", str(up.state_dir)),
+        cwd=REPO,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    printed = (await admin.communicate())[0].decode()
+    assert admin.returncode == 0, printed
+    api_key = re.search(r"pk_[A-Za-z0-9_-]+", printed)
+    assert api_key is not None, printed
+    api = httpx.AsyncClient(base_url=info.api_url, headers={"X-API-Key": api_key.group()})
+    sandbox = httpx.AsyncClient(base_url=f"{info.telegram_url}sandbox/api")
+    try:
+        wizard = await api.post(
+            "/wizard/newcomer", params={"wait": "projected"}, json={"telegram_chat_id": -100777}
+        )
+        assert wizard.status_code == 200, wizard.text
+        asked = time.monotonic()
+
+        async def talking() -> dict[str, Any] | None:
+            chats = (await sandbox.get("/chats")).json()
+            chat = next((c for c in chats if c["title"] == "Piyasa Sohbet"), None)
+            return chat if chat and chat["last_message"] else None
+
+        chat = await eventually(talking, timeout=60.0, interval=0.5, message="a bot's message")
+        print(f"first message {time.monotonic() - asked:.1f}s after the wizard")
+        first = chat["last_message"]
+        assert first["from"]["is_bot"] is True
+
+        human = (await sandbox.post("/users", json={"first_name": "Ali"})).json()["id"]
+        joined = await sandbox.post(
+            f"/chats/{chat['id']}/members", json={"user": human, "status": "member"}
+        )
+        assert joined.status_code < 300, joined.text
+        addressed = first["from"]
+        asked_at = await sandbox.post(
+            f"/chats/{chat['id']}/messages",
+            json={"from": human, "text": f"@{addressed['username']} BTC için ne diyorsun?"},
+        )
+        question = asked_at.json()["message_id"]
+
+        async def answered() -> dict[str, Any] | None:
+            view = (await sandbox.get(f"/chats/{chat['id']}")).json()
+            return next(
+                (
+                    m
+                    for m in view["messages"]
+                    if (m.get("reply_to") or {}).get("message_id") == question
+                ),
+                None,
+            )
+
+        reply = await eventually(answered, timeout=60.0, interval=0.5, message="the reply")
+        assert reply["from"]["id"] == addressed["id"]
+        assert reply["text"]
+    finally:
+        await api.aclose()
+        await sandbox.aclose()
 
 
 async def test_ctrl_c_stops_everything_and_a_second_run_finds_the_data(

@@ -84,8 +84,9 @@ async def _fleet(settings: ConfigSettings) -> AsyncIterator[tuple[FleetOps, Toke
         writer = Writer(events)
         reservations = Reservations(js, topology)
         vault = TokenVault(js, topology, multi_fernet(load_keys(settings)))
-        chats = ChatWrites(writer, BotWrites(writer, vault, reservations), reservations)
-        yield FleetOps(js, topology, writer, chats), vault
+        bots = BotWrites(writer, vault, reservations)
+        chats = ChatWrites(writer, bots, reservations)
+        yield FleetOps(js, topology, writer, bots, chats), vault
     finally:
         await nc.close()
 

@@ -73,7 +73,7 @@ def build_state(
         writer=writer,
         bots=bots,
         chats=chats,
-        fleet=FleetOps(js, topology, writer, chats),
+        fleet=FleetOps(js, topology, writer, bots, chats, sandbox_tokens=settings.sandbox_tokens),
         reader=ProjectionReader(autocommit(engine), pg),
         auth=AuthStore(engine, session_ttl=timedelta(seconds=settings.session_ttl_s), pg=pg),
         vault=vault,

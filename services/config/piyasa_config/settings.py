@@ -65,6 +65,12 @@ class ConfigSettings(BackboneSettings):
         5.0, gt=0, le=60, description="How long ?wait=projected waits for the projector."
     )
     max_page: int = Field(200, ge=10, le=1000, description="The largest page a list returns.")
+    sandbox_tokens: bool = Field(
+        False,
+        description="Telegram is the local sandbox (`piyasa up` without --live): the wizard "
+        "gives each bot it creates a token the sandbox accepts, so the example fleet talks "
+        "at once. Never set against the real Bot API, where tokens come from @BotFather.",
+    )
 
     @field_validator("database_url")
     @classmethod

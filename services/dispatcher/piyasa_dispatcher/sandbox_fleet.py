@@ -22,6 +22,8 @@ the next change: the sandbox is a convenience, never a reason to stop.
 from __future__ import annotations
 
 import logging
+import re
+import unicodedata
 from typing import Any
 
 import httpx
@@ -109,3 +111,11 @@ def _error(response: httpx.Response) -> str:
         return str(response.json().get("error", response.status_code))
     except ValueError:
         return str(response.status_code)
+
+
+def sandbox_username(name: str, bot_id: str) -> str:
+    """A readable, unique @username for a sandbox bot its operator gave none:
+    `kemal_bey_522f_bot` (Telegram's rule: 5-32 of a-z, 0-9 and _, ending in "bot")."""
+    folded = unicodedata.normalize("NFKD", name.casefold().replace("\u0131", "i"))
+    slug = re.sub(r"[^a-z0-9]+", "_", folded.encode("ascii", "ignore").decode()).strip("_")
+    return f"{slug[:20] or 'piyasa'}_{bot_id[:4]}_bot"

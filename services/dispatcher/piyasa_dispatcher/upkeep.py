@@ -25,7 +25,7 @@ from piyasa_common.clock import Clock
 from piyasa_common.secrets import SecretUnavailable
 from piyasa_contracts.events.config import BotStatusChanged, ChatStatusChanged, TokenCheck
 from piyasa_dispatcher.poller import Poller
-from piyasa_dispatcher.sandbox_fleet import SandboxFleet
+from piyasa_dispatcher.sandbox_fleet import SandboxFleet, sandbox_username
 from piyasa_dispatcher.state import Fleet
 from piyasa_dispatcher.statuses import StatusWriter
 from piyasa_dispatcher.telegram import BotApi, TelegramError
@@ -226,7 +226,7 @@ class Upkeep:
         telegram_id = telegram_user_id_of(token)
         if telegram_id is None:
             return None
-        username = bot.username or f"b{bot_id[:28]}"
+        username = bot.username or sandbox_username(bot.name, bot_id)
         await self._sandbox.ensure_bot(
             telegram_id=telegram_id,
             token=token,

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import random
+import re
 from datetime import UTC, datetime
 
 from piyasa_contracts.events._common import ChatLine
 from piyasa_contracts.events.work import MentionEntity
 from piyasa_dispatcher import compose
+from piyasa_dispatcher.sandbox_fleet import sandbox_username
 
 
 def line(text: str) -> ChatLine:
@@ -89,3 +91,11 @@ def test_typing_time_follows_the_length_and_the_bots_own_speed() -> None:
         "abc", bot_id="b", chars_per_second=12, max_s=0, jitter=0.2, rng=rng
     )
     assert off == 0.0
+
+
+def test_a_sandbox_bot_without_a_username_gets_a_readable_valid_one() -> None:
+    for name in ("Kemal Bey", "Işıl Çağlar", "Ömer", "☀️"):
+        username = sandbox_username(name, "522f7c9034605dae8a078ef159bc63e3")
+        assert re.fullmatch(r"[a-z0-9_]{5,32}", username) and username.endswith("_522f_bot")
+    assert sandbox_username("Kemal Bey", "522f7c90") == "kemal_bey_522f_bot"
+    assert sandbox_username("Işıl Çağlar", "abcd") == "isil_caglar_abcd_bot"

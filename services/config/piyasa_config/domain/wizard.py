@@ -8,6 +8,8 @@ fleet and the store skips what an earlier, partial run stored already.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -181,3 +183,23 @@ def example_fleet(
         listener_bot_id=bots[0].id,
     )
     return ExampleFleet(bots, stances, holdings, chat)
+
+
+_SANDBOX_BOT_IDS = (7_000_000_000, 1_000_000_000)
+"""Sandbox bot ids: ten digits, like recent real ones, from 7,000,000,000 up."""
+
+
+def sandbox_token(wizard_id: str, bot_id: str) -> str:
+    """A token the Telegram sandbox accepts for the wizard's bot (`<bot id>:<35 chars>`).
+
+    Derived, so a retried run reserves the same token for the same bot. Only for the
+    sandbox (it takes the number before the colon as the bot's id): anyone who knows
+    the wizard id can compute it, which is no secret worth keeping there.
+    """
+    digest = hashlib.blake2b(
+        f"{wizard_id}/{bot_id}".encode(), digest_size=40, person=b"piyasa-sandbox"
+    ).digest()
+    base, span = _SANDBOX_BOT_IDS
+    number = base + int.from_bytes(digest[:8], "big") % span
+    secret = base64.urlsafe_b64encode(digest[8:]).decode().rstrip("=")[:35]
+    return f"{number}:{secret}"

@@ -33,7 +33,7 @@ class BotWrites:
         return current.live and current.state is not None and current.state.token_ref is not None
 
     async def create(
-        self, state: BotChanged, token: str | None, *, actor: str
+        self, state: BotChanged, token: str | None, *, actor: str, event_id: str | None = None
     ) -> Stored[BotChanged]:
         current = await self._events.current(BotChanged, state.id)
         if current.live:
@@ -45,6 +45,7 @@ class BotWrites:
                 expected=current.version,
                 actor=actor,
                 keys=keys_for(state),
+                event_id=event_id,
             )
         except BaseException:
             await self._give_back(state.id, token, ref)

@@ -13,7 +13,8 @@ from nats.js import JetStreamContext
 from piyasa_common.state import StartAt, StreamFollower
 from piyasa_config.domain.fleet import FleetDocument
 from piyasa_config.domain.ids import wizard_event_id
-from piyasa_config.domain.wizard import ExampleFleet
+from piyasa_config.domain.wizard import ExampleFleet, sandbox_token
+from piyasa_config.store.bots import BotWrites
 from piyasa_config.store.chats import ChatWrites
 from piyasa_config.store.events import EventStore, Stored
 from piyasa_config.store.writer import Writer, keys_for, revise
@@ -52,13 +53,18 @@ class FleetOps:
         js: JetStreamContext,
         topology: Topology,
         writer: Writer,
+        bots: BotWrites,
         chats: ChatWrites,
+        *,
+        sandbox_tokens: bool = False,
     ) -> None:
         self._js = js
         self._topology = topology
         self._writer = writer
         self._events: EventStore = writer.events
+        self._bots = bots
         self._chats = chats
+        self._sandbox_tokens = sandbox_tokens
 
     async def run_wizard(self, wizard_id: str, fleet: ExampleFleet, *, actor: str) -> FleetReport:
         """Store what the fleet lacks; a retry after a partial run completes it.
@@ -77,6 +83,9 @@ class FleetOps:
             stored: Stored[Any]
             if isinstance(state, ChatChanged):
                 stored = await self._chats.create(state, actor=actor, event_id=event_id)
+            elif isinstance(state, BotChanged) and self._sandbox_tokens:
+                token = sandbox_token(wizard_id, state.id)
+                stored = await self._bots.create(state, token, actor=actor, event_id=event_id)
             else:
                 stored = await self._writer.create(state, actor=actor, event_id=event_id)
             report.count("created", state.aggregate, stored.version)
