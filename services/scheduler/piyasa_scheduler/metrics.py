@@ -59,6 +59,13 @@ TURNS_IN_FLIGHT: Final = Gauge(
     "Turns open in the ledgers of the chats this replica schedules.",
     registry=REGISTRY,
 )
+CHAT_PACE: Final = Gauge(
+    "piyasa_scheduler_chat_pace_per_hour",
+    "Messages per hour a chat's pace calls for right now (target x activity curve; 0 when "
+    "paused, stopped or outside every bot's hours), for the chats this replica schedules.",
+    ["chat_id"],
+    registry=REGISTRY,
+)
 ACTIVE_CHATS: Final = Gauge(
     "piyasa_scheduler_active_chats",
     "Chats this replica schedules that are configured, running and have bots.",

@@ -70,7 +70,8 @@ class Pacer:
         """Turn every due time up to `now` into a slot (or a repaid debt).
 
         `quiet`: the chat has no line in its recent window; a plan starting now opens
-        it within `opening_delay_s` if it is awake (one early message; the mean holds).
+        it within `opening_delay_s` if it is awake, or sooner if its gap says so (one
+        early message; the mean holds).
         """
         if rhythm != self.rhythm:
             # A new rhythm (target, curve, bots' hours) starts a new plan from now.
@@ -108,11 +109,13 @@ class Pacer:
         *,
         quiet: bool,
     ) -> datetime | None:
+        due = advance(rhythm, now, sample_units(rng, policy.gap_shape))
         if quiet and policy.opening_delay_s > 0:
             awake = advance(rhythm, now, _AWAKE_PROBE)
             if awake is not None and awake - now < _AWAKE_NOW:
-                return now + timedelta(seconds=policy.opening_delay_s * rng.uniform(0.5, 1.5))
-        return advance(rhythm, now, sample_units(rng, policy.gap_shape))
+                opening = now + timedelta(seconds=policy.opening_delay_s * rng.uniform(0.5, 1.5))
+                return opening if due is None else min(due, opening)  # never later than a gap
+        return due
 
     def has_slot(self) -> bool:
         return bool(self.slots)

@@ -25,7 +25,7 @@ import contextlib
 import logging
 import random
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import nats.errors
 from opentelemetry import trace
@@ -42,7 +42,7 @@ from piyasa_contracts.events.config import ControlState, PersonErased
 from piyasa_contracts.registry import Event
 from piyasa_scheduler import metrics
 from piyasa_scheduler.chat import ChatState
-from piyasa_scheduler.core import Decision, tick, wake_at
+from piyasa_scheduler.core import Decision, rhythm_of, tick, wake_at
 from piyasa_scheduler.envelopes import SERVICE, envelope_for
 from piyasa_scheduler.people import KeyStore
 from piyasa_scheduler.settings import SchedulerSettings
@@ -88,6 +88,7 @@ class PartitionTicker:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        self._rt.keep_paces(self.partition, set())  # another replica reports them now
 
     def _owner(self) -> bool:
         return not self._stopping.is_set() and self._rt.epoch(self.partition) == self.epoch
@@ -104,6 +105,7 @@ class PartitionTicker:
             now = rt.clock.now()
             delay = rt.settings.scheduler_tick_interval_s
             in_flight = active = 0
+            paced: set[str] = set()
             for chat in rt.chats_of(self.partition):
                 if not self._owner():
                     return
@@ -125,7 +127,10 @@ class PartitionTicker:
                     delay = min(delay, max((wake - now).total_seconds(), 0.0))
                 in_flight += chat.ledger.in_flight
                 active += rt.is_active(chat)
+                rt.report_pace(chat, now)
+                paced.add(chat.chat_id)
             rt.report(self.partition, in_flight, active)
+            rt.keep_paces(self.partition, paced)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
 
@@ -155,6 +160,7 @@ class SchedulerRuntime:
         self._partitions: dict[str, int] = {}
         self._gauges: dict[int, _Gauges] = {}
         self._skipped: dict[str, int] = {}
+        self._paces: dict[int, set[str]] = {}
 
     # -- wiring ------------------------------------------------------------------
     def wire(self, ctx: ServiceContext) -> None:
@@ -297,6 +303,18 @@ class SchedulerRuntime:
         if chat.pacer.skipped > seen:
             metrics.SLOTS_SKIPPED.inc(chat.pacer.skipped - seen)
         self._skipped[chat.chat_id] = chat.pacer.skipped
+
+    def report_pace(self, chat: ChatState, now: datetime) -> None:
+        """The chat's pace right now (0 when it is not paced), for the silent-chat alert."""
+        pace = rhythm_of(self.fleet, chat).rate_at(now) * 3600.0 if self.is_active(chat) else 0.0
+        metrics.CHAT_PACE.labels(chat.chat_id).set(pace)
+
+    def keep_paces(self, partition: int, chat_ids: set[str]) -> None:
+        """Drop the pace of the partition's chats that are gone (or all, when it moves)."""
+        for gone in self._paces.get(partition, set()) - chat_ids:
+            with contextlib.suppress(KeyError):
+                metrics.CHAT_PACE.remove(gone)
+        self._paces[partition] = chat_ids
 
     def report(self, partition: int, in_flight: int, active: int) -> None:
         self._gauges[partition] = _Gauges(in_flight, active)

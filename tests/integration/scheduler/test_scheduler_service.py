@@ -12,19 +12,27 @@ import pytest
 from nats.js import JetStreamContext
 
 from piyasa_common.connection import connect, jetstream
+from piyasa_common.metrics import REGISTRY
 from piyasa_common.provisioning import provision
 from piyasa_common.publisher import Publisher
 from piyasa_common.sealing import DataKeys
 from piyasa_common.service import Service
 from piyasa_contracts import Envelope, EventKeys, Payload, StreamRole, Topology, make_event
-from piyasa_contracts.events.config import ConfigChanged
+from piyasa_contracts.events.config import ConfigChanged, ControlScope, ControlState
 from piyasa_contracts.events.conversation import IncomingMessage, Sent
 from piyasa_contracts.events.work import GenerationRequested
 from piyasa_scheduler.main import setup_for
 from piyasa_scheduler.settings import SchedulerSettings
 from tests.support.backbone import settings_for, stream_events
 from tests.support.waiting import eventually
-from tests.unit.scheduler.scheduler_world import bot, chat, holding, settings, stance
+from tests.unit.scheduler.scheduler_world import (
+    bot,
+    chat,
+    control,
+    holding,
+    settings,
+    stance,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -189,3 +197,20 @@ async def test_a_restarted_scheduler_keeps_the_turn_left_in_flight(rig: Rig) -> 
 async def _at_least(n: int, coro: object) -> list[Envelope] | None:
     items: list[Envelope] = await coro  # type: ignore[misc]
     return items if len(items) >= n else None
+
+
+async def test_a_chats_pace_is_exported_and_drops_to_zero_when_it_is_paused(rig: Rig) -> None:
+    def pace() -> float | None:
+        return REGISTRY.get_sample_value(
+            "piyasa_scheduler_chat_pace_per_hour", {"chat_id": "paced"}
+        )
+
+    await rig.configure(
+        bot("a"), bot("b"), chat("paced", ["a", "b"], target=30.0), settings(min_gap_s=0)
+    )
+    await rig.start()
+    # Awake all day with a flat curve: the pace now is the target.
+    await eventually(lambda: (pace() or 0.0) > 0.0, timeout=10, message="a pace")
+    assert pace() == pytest.approx(30.0, rel=0.01)
+    await rig.configure(control(ControlScope.CHAT, "paced", ControlState.PAUSED))
+    await eventually(lambda: pace() == 0.0, timeout=10, message="no pace while paused")

@@ -2,8 +2,7 @@
 
 promtool checks the rules and the config and runs alerts_test.yml; every PromQL expression of
 the dashboards is parsed by promtool too; and every metric they name must exist in the code,
-come from NATS' exporter, be a recording rule, or be one the scheduler will expose (ASSUMED,
-listed in docs/operations.md).
+come from NATS' exporter, or be a recording rule.
 """
 
 from __future__ import annotations
@@ -39,17 +38,6 @@ EXTERNAL = {
     "jetstream_consumer_num_redelivered",
     "jetstream_stream_total_messages",
 }
-ASSUMED = {
-    "piyasa_scheduler_chat_pace_per_hour": "scheduler: messages per hour a chat's pace wants now",
-    # The dispatcher (issue #6) exposes these once it lands.
-    "piyasa_telegram_calls_total": "dispatcher: Bot API calls by method and outcome",
-    "piyasa_dispatcher_messages_sent_total": "dispatcher: messages posted per chat",
-    "piyasa_dispatcher_retry_after_seconds_total": "dispatcher: seconds waited on 429s",
-    "piyasa_dispatcher_sends_total": "dispatcher: scheduled sends by outcome",
-    "piyasa_dispatcher_approved_to_sent_seconds_bucket": "dispatcher: approved to Telegram answer",
-}
-"""Metrics the alerts use before a service exposes them (listed in docs/operations.md)."""
-
 FUNCTIONS = {
     "histogram_quantile",
     "label_replace",
@@ -235,19 +223,11 @@ def used_metrics() -> dict[str, set[str]]:
     return used
 
 
-def test_every_metric_used_exists_or_is_listed_as_assumed() -> None:
+def test_every_metric_used_exists() -> None:
     recorded = {rule["record"] for rule in rules() if "record" in rule}
-    known = defined_metrics() | EXTERNAL | recorded | set(ASSUMED)
+    known = defined_metrics() | EXTERNAL | recorded
     unknown = {name: where for name, where in used_metrics().items() if name not in known}
     assert not unknown, f"metrics used but defined nowhere: {unknown}"
-
-
-def test_assumed_metrics_are_used_and_documented() -> None:
-    used = used_metrics()
-    operations = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
-    for name in ASSUMED:
-        assert name in used, f"{name} is listed as assumed but nothing uses it"
-        assert name in operations, f"docs/operations.md should list the assumed metric {name}"
 
 
 @pytest.mark.parametrize(
