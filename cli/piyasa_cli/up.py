@@ -242,7 +242,8 @@ class Up:
         elif self._sandbox_port is not None:
             self._say(f"  telegram  sandbox http://127.0.0.1:{self._sandbox_port}/  (open it)")
         if self._api_port is not None:
-            self._say(f"  api       http://127.0.0.1:{self._api_port}/  (OpenAPI: /docs)")
+            url = f"http://127.0.0.1:{self._api_port}/"
+            self._say(f"  api       {url}  (the operators' dashboard; OpenAPI: /docs)")
         names = ", ".join(p.name for p in self._services)
         self._say(f"  services  {names}")
         for spec in self._skipped:

@@ -15,6 +15,7 @@ from piyasa_config.api.routes import (
     control,
     deadletters,
     fleet,
+    overview,
     people,
     settings,
     stances,
@@ -22,6 +23,7 @@ from piyasa_config.api.routes import (
 )
 from piyasa_config.api.sanitize import StorableText
 from piyasa_config.api.state import AppState
+from piyasa_config.dashboard import router as dashboard
 
 DESCRIPTION = """\
 How operators steer piyasa. Every write is an event in the CONFIG stream (with
@@ -34,6 +36,8 @@ Authenticate with `X-API-Key: <key>` or `Authorization: Bearer <token>` from
 `POST /auth/login` (password and TOTP). Roles: viewer (reads), operator
 (configuration), admin (operators, import, forced flips, dead letters,
 erasure). Every error has one shape: `{code, message, details: [{field, message}]}`.
+
+The operators' web dashboard, a client of this API, is served at `/dashboard/`.
 """
 
 
@@ -59,10 +63,12 @@ def create_app(state: AppState) -> FastAPI:
         control,
         fleet,
         views,
+        overview,
         deadletters,
         people,
     ):
         app.include_router(module.router)
+    app.include_router(dashboard)
     return app
 
 

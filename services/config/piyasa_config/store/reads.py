@@ -11,7 +11,7 @@ import asyncio
 import base64
 import binascii
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -73,6 +73,12 @@ class ProjectionReader:
     async def _one(self, query: Select[Any]) -> Row | None:
         rows = await self._all(query.limit(1))
         return rows[0] if rows else None
+
+    async def rows(
+        self, key: Hashable, build: Callable[[], Select[Any]], params: Mapping[str, Any]
+    ) -> list[Row]:
+        """Run a statement built from `store.tables` on the hot path (compiled once per `key`)."""
+        return await self._pg.rows(key, build, params)
 
     # aggregates ------------------------------------------------------------------------
 

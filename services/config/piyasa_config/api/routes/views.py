@@ -115,6 +115,15 @@ class TelegramStatus(BaseModel):
     detail: str = ""
 
 
+def can_hear_humans(telegram: TelegramStatus) -> bool:
+    """Verified, not disabled, and privacy mode off (a chat's listener must)."""
+    return (
+        telegram.token_check is TokenCheck.VERIFIED
+        and not telegram.disabled_everywhere
+        and bool(telegram.can_read_all_group_messages)
+    )
+
+
 class BotState(BaseModel):
     bot: Bot
     telegram: TelegramStatus
@@ -140,9 +149,7 @@ async def bot_state(state: State, _: Viewer, bot_id: EntityId) -> BotState:
     return BotState(
         bot=Bot.of_row(row),
         telegram=telegram,
-        can_hear_humans=telegram.token_check is TokenCheck.VERIFIED
-        and not telegram.disabled_everywhere
-        and bool(telegram.can_read_all_group_messages),
+        can_hear_humans=can_hear_humans(telegram),
         control=control["state"] if control else "running",
         stances=stances,
         holdings=holdings,
