@@ -7,6 +7,8 @@ import bisect
 from dataclasses import dataclass, field
 from enum import Enum
 
+from opentelemetry.context import Context
+
 from piyasa_contracts import Envelope
 from piyasa_contracts.events.work import Approved, ReactionApproved
 from piyasa_dispatcher.ledger import Record
@@ -47,6 +49,9 @@ class Job:
     typing: bool = False
     accepting: bool = False
     """Its approved message is being persisted right now."""
+    trace: Context | None = None
+    """Its approved message's trace context: what it does later (typing, posting) opens
+    spans in that trace (`tracing.job_span`)."""
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
 
     @property

@@ -73,6 +73,8 @@ class Record:
     """The `message.sent` event (JSON), republished by a new owner that has not seen it."""
     at: float = 0.0
     """Wall-clock time of this change."""
+    traceparent: str | None = None
+    """The approved message's trace: a new owner posts in the same trace."""
 
     def encode(self) -> bytes:
         data: dict[str, Any] = {"s": self.state.value, "q": self.seq, "t": self.slot_at}
@@ -85,6 +87,8 @@ class Record:
         if self.message_id is not None:
             data["m"] = self.message_id
         data["at"] = self.at
+        if self.traceparent is not None:
+            data["tp"] = self.traceparent
         text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
         # The envelopes are JSON already: spliced in, not parsed and dumped again.
         if self.approved is not None:
@@ -108,6 +112,7 @@ class Record:
             message_id=data.get("m"),
             sent=_json(sent) if sent is not None else None,
             at=float(data.get("at", 0.0)),
+            traceparent=data.get("tp"),
         )
 
     def moved(self, state: State, at: float, **changes: Any) -> Record:

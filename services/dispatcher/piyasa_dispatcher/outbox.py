@@ -30,7 +30,7 @@ from piyasa_common.sealing import DataKeys
 from piyasa_common.secrets import SecretUnavailable
 from piyasa_contracts import Envelope, decode
 from piyasa_contracts.events.work import Approved, ReactionApproved
-from piyasa_dispatcher import compose, metrics
+from piyasa_dispatcher import compose, metrics, tracing
 from piyasa_dispatcher.events import sent_event
 from piyasa_dispatcher.failures import Action, Failure, classify
 from piyasa_dispatcher.jobs import Job, Lane, Phase
@@ -220,7 +220,17 @@ class Outbox:
                 return held
             return None
         chat_id = envelope.keys.chat_id or ""
-        job = Job(key, partition, envelope, payload, chat_id, seq, self._epochs.get(partition))
+        # The handler's span is current: what the job does later joins its trace.
+        job = Job(
+            key,
+            partition,
+            envelope,
+            payload,
+            chat_id,
+            seq,
+            self._epochs.get(partition),
+            trace=tracing.current(),
+        )
         self._jobs[key] = job
         if isinstance(payload, Approved):
             self._lane(chat_id).add(job)
@@ -275,6 +285,7 @@ class Outbox:
             kind="message" if isinstance(payload, Approved) else "reaction",
             approved=job.envelope.model_dump_json(exclude_none=True),
             at=wall,
+            traceparent=tracing.traceparent(job.trace),
         )
         stored, created = await self._ledger.create(job.key, record, self._outcomes.ttl(payload))
         if not created and stored.record.state is not State.SCHEDULED:
@@ -313,6 +324,7 @@ class Outbox:
                 event.envelope.keys.chat_id or "",
                 record.seq,
                 self._epochs.get(partition),
+                trace=tracing.from_traceparent(record.traceparent),
             )
             self._jobs[key] = job
             if isinstance(payload, Approved):
@@ -443,7 +455,8 @@ class Outbox:
     # -- posting -------------------------------------------------------------------------
     async def _post(self, job: Job, lane: Lane, telegram_chat_id: int) -> None:
         try:
-            await self._send(job, telegram_chat_id)
+            with tracing.job_span("dispatch message", job):
+                await self._send(job, telegram_chat_id)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -18,6 +18,7 @@ from piyasa_common.clock import Clock
 from piyasa_common.publisher import Publisher
 from piyasa_common.secrets import SecretUnavailable
 from piyasa_contracts.events.work import ReactionApproved
+from piyasa_dispatcher import tracing
 from piyasa_dispatcher.events import reaction_event
 from piyasa_dispatcher.failures import Action, Failure, classify
 from piyasa_dispatcher.jobs import Job
@@ -76,6 +77,11 @@ class Reactions:
         job.timers.append(loop.call_at(at, lambda: self._host.spawn(self.react(job))))
 
     async def react(self, job: Job) -> None:
+        """Set the reaction (once its target is known), in the approved reaction's trace."""
+        with tracing.job_span("dispatch reaction", job):
+            await self._react(job)
+
+    async def _react(self, job: Job) -> None:
         reaction = job.payload
         assert isinstance(reaction, ReactionApproved) and job.record is not None
         if not self._host.holds(job):

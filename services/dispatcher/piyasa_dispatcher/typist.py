@@ -19,7 +19,7 @@ from typing import Any
 from piyasa_common.clock import Clock
 from piyasa_common.secrets import SecretUnavailable
 from piyasa_contracts.events.work import Approved
-from piyasa_dispatcher import compose, metrics
+from piyasa_dispatcher import compose, metrics, tracing
 from piyasa_dispatcher.failures import Action, classify
 from piyasa_dispatcher.jobs import Job, Phase
 from piyasa_dispatcher.limits import Limiter, TypingBudget
@@ -92,8 +92,9 @@ class Typist:
 
     async def _action(self, job: Job, telegram_chat_id: int) -> None:
         try:
-            token = await self._tokens.token(job.bot_id)
-            await self._api.send_chat_action(token, telegram_chat_id, "typing")
+            with tracing.job_span("dispatch typing", job):
+                token = await self._tokens.token(job.bot_id)
+                await self._api.send_chat_action(token, telegram_chat_id, "typing")
         except (TelegramError, SecretUnavailable) as exc:
             metrics.TYPING.labels("failed").inc()
             failure = classify(exc) if isinstance(exc, TelegramError) else None

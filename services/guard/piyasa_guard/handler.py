@@ -15,6 +15,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+from opentelemetry import trace
+
 from piyasa_common.clock import Clock
 from piyasa_common.consumer import Delivery
 from piyasa_common.errors import Poison
@@ -74,6 +76,11 @@ class DraftHandler:
                     "reasons": [r.code.value for r in remembered.reasons],
                 },
             )
+        span = trace.get_current_span()
+        span.set_attribute("piyasa.guard.decision", remembered.outcome)
+        span.set_attribute("piyasa.guard.attempt", draft.attempt)
+        if remembered.reasons:
+            span.set_attribute("piyasa.guard.reasons", [r.code.value for r in remembered.reasons])
         await self._publisher.publish_all(self.events(event.envelope, draft, keys, remembered))
 
     async def decide(self, envelope: Envelope, draft: Drafted, keys: EventKeys) -> Remembered:
