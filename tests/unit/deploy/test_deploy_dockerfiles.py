@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.unit.deploy.tools import (
+    BUILT_IMAGES,
     IMAGES,
     ROOT,
     dockerfile,
@@ -61,10 +62,10 @@ def parse(path: Path) -> tuple[dict[str, str], list[Stage]]:
 
 
 def package_of(image: str) -> str:
-    return f"piyasa-{image}"
+    return "piyasa" if image == "cli" else f"piyasa-{image}"
 
 
-@pytest.mark.parametrize("image", IMAGES)
+@pytest.mark.parametrize("image", BUILT_IMAGES)
 def test_image_is_built_by_uv_in_a_builder_and_runs_on_python_slim(image: str) -> None:
     _, stages = parse(dockerfile(image))
     builder = next(s for s in stages if s.name == "builder")
@@ -83,7 +84,7 @@ def test_image_is_built_by_uv_in_a_builder_and_runs_on_python_slim(image: str) -
     assert any(c.startswith("--from=builder /app/.venv") for c in runtime.all("COPY"))
 
 
-@pytest.mark.parametrize("image", IMAGES)
+@pytest.mark.parametrize("image", BUILT_IMAGES)
 def test_image_copies_only_its_own_workspace_packages(image: str) -> None:
     _, stages = parse(dockerfile(image))
     builder = next(s for s in stages if s.name == "builder")
@@ -111,7 +112,7 @@ def test_image_copies_only_its_own_workspace_packages(image: str) -> None:
     assert copied_manifests == closure
 
 
-@pytest.mark.parametrize("image", IMAGES)
+@pytest.mark.parametrize("image", BUILT_IMAGES)
 def test_image_runs_as_a_numeric_non_root_user(image: str) -> None:
     _, stages = parse(dockerfile(image))
     users = stages[-1].all("USER")
@@ -164,7 +165,15 @@ def test_dockerignore_sends_only_the_workspace_and_never_secrets() -> None:
     ]
     assert lines[0] == "**", "an allow-list: everything else stays out of the context"
     allowed = {line[1:].rstrip("/") for line in lines if line.startswith("!")}
-    assert allowed == {"pyproject.toml", "uv.lock", "contracts", "libs", "services", "sandbox"}
+    assert allowed == {
+        "pyproject.toml",
+        "uv.lock",
+        "contracts",
+        "libs",
+        "services",
+        "sandbox",
+        "cli",
+    }
     for pattern in ("**/.env", "**/*.env", "**/.venv", "**/__pycache__"):
         assert pattern in lines
 

@@ -44,7 +44,6 @@ SECRETS = {
     "piyasa-fernet",
     "piyasa-llm-providers",
     "piyasa-dispatcher",
-    "piyasa-backup",
 }
 """Every Secret the manifests reference; docs/operations.md tells how to create each."""
 
@@ -416,7 +415,6 @@ def paths(manifests: Manifests) -> tuple[list[tuple[str, str, int]], list[tuple[
     allowed += [(s, "postgres", 5432) for s in (*DATABASE_CLIENTS, "migrate", "backup")]
     allowed += [(s, "otel", 4318) for s in (*SERVICES, "migrate", "backup")]
     allowed += [("generator", "internet", 443), ("dispatcher", "telegram", 443)]
-    allowed += [("backup", "internet", 443)]
     allowed += [("ingress", "config", 8080), ("ingress", "dispatcher", 8080)]
     allowed += [("prometheus", s, 8080) for s in SERVICES]
     allowed += [("prometheus", "nats", 7777), ("keda", "nats", 8222), ("nats", "nats", 6222)]
@@ -428,6 +426,7 @@ def paths(manifests: Manifests) -> tuple[list[tuple[str, str, int]], list[tuple[
         ("generator", "telegram", 80),
         ("migrate", "nats", 4222),
         ("migrate", "internet", 443),
+        ("backup", "internet", 443),
     ]
     denied += [("ingress", s, 8080) for s in SERVICES if s not in ("config", "dispatcher")]
     denied += [("ingress", "nats", 4222), ("ingress", "postgres", 5432)]
@@ -438,9 +437,9 @@ def paths(manifests: Manifests) -> tuple[list[tuple[str, str, int]], list[tuple[
         allowed += [("dispatcher", "sandbox", 8081), ("sandbox", "dispatcher", 8080)]
         denied += [("generator", "sandbox", 8081), ("sandbox", "internet", 443)]
     if manifests.source == "prod":
-        vault_clients = ("config", "generator", "dispatcher", "projector", "migrate")
+        vault_clients = ("config", "generator", "dispatcher", "projector", "migrate", "backup")
         allowed += [(s, "vault", 8200) for s in vault_clients]
-        denied += [(s, "vault", 8200) for s in ("scheduler", "guard", "backup")]
+        denied += [(s, "vault", 8200) for s in ("scheduler", "guard")]
     return allowed, denied
 
 
@@ -565,12 +564,30 @@ def test_migrations_run_as_a_job_with_both_schema_owners(manifests: Manifests) -
     assert job["backoffLimit"] >= 1 and job["activeDeadlineSeconds"] > 0
 
 
-def test_backup_runs_daily_one_at_a_time(manifests: Manifests) -> None:
+def test_backup_runs_daily_one_at_a_time_onto_its_volume(manifests: Manifests) -> None:
     cron = manifests.kind("CronJob")["piyasa-backup"]["spec"]
     assert re.fullmatch(r"\d+ \d+ \* \* \*", cron["schedule"])
     assert cron["concurrencyPolicy"] == "Forbid"
-    (c,) = cron["jobTemplate"]["spec"]["template"]["spec"]["containers"]
-    assert c["command"] == ["piyasa", "backup"]
+    pod = cron["jobTemplate"]["spec"]["template"]
+    (c,) = pod["spec"]["containers"]
+    env = env_of(c)
+    if manifests.source == "prod":
+        # The database URL comes from the Vault agent's file, as for the migration Job.
+        assert c["command"][-1] == ". /vault/secrets/database && exec piyasa backup"
+        assert "DATABASE_URL" not in env
+        annotations = pod["metadata"]["annotations"]
+        assert annotations["vault.hashicorp.com/role"] == "piyasa-ops"
+        assert "vault.hashicorp.com/agent-inject-secret-database" in annotations
+    else:
+        assert c["command"] == ["piyasa", "backup"]
+        assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == "piyasa-database"
+    assert env["NATS_URL"]["value"] == "nats://ops:$(NATS_PASSWORD)@nats:4222"
+    assert int(env["PIYASA_BACKUP_KEEP"]["value"]) >= 7
+    mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    claim = volumes[mounts[env["PIYASA_BACKUP_DIR"]["value"]]]["persistentVolumeClaim"]
+    assert claim["claimName"] in manifests.kind("PersistentVolumeClaim")
+    assert pod["spec"]["securityContext"]["fsGroup"] == pod["spec"]["securityContext"]["runAsUser"]
 
 
 # --- overlays ------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.unit.deploy.tools import IMAGES, ROOT, WORKFLOWS, check_jsonschema, dockerfile
+from tests.unit.deploy.tools import BUILT_IMAGES, ROOT, WORKFLOWS, check_jsonschema, dockerfile
 
 CI_RUN = ROOT / ".ci" / "run"
 
@@ -53,7 +53,9 @@ def test_every_image_is_built_from_its_dockerfile(name: str) -> None:
     jobs = workflow(name)["jobs"]
     job = jobs["build"] if name == "images.yml" else jobs["images"]
     matrix = {entry["image"]: entry["dockerfile"] for entry in job["strategy"]["matrix"]["include"]}
-    assert matrix == {image: dockerfile(image).relative_to(ROOT).as_posix() for image in IMAGES}
+    assert matrix == {
+        image: dockerfile(image).relative_to(ROOT).as_posix() for image in BUILT_IMAGES
+    }
     build = next(s for s in steps(job) if s.get("uses", "").startswith("docker/build-push-action"))
     assert build["with"]["context"] == "."
     assert build["with"]["file"] == "${{ matrix.dockerfile }}"

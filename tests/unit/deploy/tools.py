@@ -31,6 +31,9 @@ WORKFLOWS = ROOT / ".github" / "workflows"
 SERVICES = ("scheduler", "generator", "guard", "dispatcher", "config", "projector")
 """Every service under services/, each with its own image, Deployment and scrape target."""
 IMAGES = (*SERVICES, "sandbox")
+BUILT_IMAGES = (*IMAGES, "cli")
+"""Every image the workflows build: the services', the sandbox's and the `piyasa` CLI's (which
+the backup CronJob runs)."""
 AUTOSCALED = ("generator", "guard", "dispatcher")
 DATABASE_CLIENTS = ("config", "projector")
 OVERLAYS = ("dev", "prod")
@@ -39,7 +42,9 @@ KUBERNETES_VERSION = "1.30"
 
 
 def dockerfile(image: str) -> Path:
-    return ROOT / ("sandbox" if image == "sandbox" else f"services/{image}") / "Dockerfile"
+    if image in ("sandbox", "cli"):
+        return ROOT / image / "Dockerfile"
+    return ROOT / "services" / image / "Dockerfile"
 
 
 def require_tool(name: str, found: str | None) -> str:
