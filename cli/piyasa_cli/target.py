@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import nats
 from nats.js import JetStreamContext
 
+from piyasa_cli.connection import nats_connection
 from piyasa_cli.errors import NotRunning
 from piyasa_cli.runfile import RunInfo, read_run_info
 from piyasa_cli.settings import CliSettings, default_state_dir
@@ -70,20 +70,7 @@ def resolve_target(settings: CliSettings, state_dir: Path | None) -> Target:
 
 @contextlib.asynccontextmanager
 async def jetstream(target: Target) -> AsyncIterator[JetStreamContext]:
-    """A JetStream context on the target's NATS, closed afterwards."""
-    url = target.nats_url
-
-    async def quiet(exc: Exception) -> None:
-        del exc
-
-    try:
-        nc = await nats.connect(
-            url, name="piyasa-cli", connect_timeout=3, allow_reconnect=False, error_cb=quiet
-        )
-    except Exception as exc:  # nats raises OSError, timeouts and NoServersError
-        raise NotRunning(f"cannot connect to NATS at {url}: {exc or type(exc).__name__}") from exc
-    try:
+    """A JetStream context on the target's NATS, closed afterwards (fails within seconds,
+    and never prints the URL's password)."""
+    async with nats_connection(target.nats_url, "piyasa-cli") as nc:
         yield nc.jetstream(timeout=5)
-    finally:
-        with contextlib.suppress(Exception):
-            await nc.close()

@@ -24,7 +24,6 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import nats
 from nats.aio.client import Client as NATS
@@ -32,6 +31,7 @@ from nats.aio.client import Client as NATS
 from piyasa_cli.errors import CliError
 from piyasa_cli.infra import Infra, start_infra
 from piyasa_cli.readiness import close_quietly, follow_readiness, wait_http_ready
+from piyasa_cli.redact import redact_url
 from piyasa_cli.runfile import ProcessInfo, RunInfo, read_run_info, write_run_info
 from piyasa_cli.services import (
     SANDBOX,
@@ -65,17 +65,6 @@ class UpOptions:
     services: tuple[ServiceSpec, ...] = SERVICES
     live: bool = False
     """Post to the real Telegram Bot API; without it, the sandbox is the fleet's Telegram."""
-
-
-def without_password(url: str) -> str:
-    """`url` fit to print: a password in it is masked."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 class Up:
@@ -236,7 +225,7 @@ class Up:
             ("postgres", infra.postgres, state / "postgres"),
         ):
             how = f"embedded, data in {where}" if server.embedded else "external"
-            self._say(f"  {name:<9} {without_password(server.url)}  ({how})")
+            self._say(f"  {name:<9} {redact_url(server.url)}  ({how})")
         if self._options.live:
             self._say("  telegram  LIVE: the real Bot API (--live); bots post into real groups")
         elif self._sandbox_port is not None:

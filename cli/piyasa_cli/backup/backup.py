@@ -21,7 +21,6 @@ from pathlib import Path
 from nats.aio.client import Client as NatsClient
 
 from piyasa_cli.backup import pgtools
-from piyasa_cli.backup.connection import nats_connection
 from piyasa_cli.backup.errors import BackupError
 from piyasa_cli.backup.manifest import (
     DATABASE_FILE,
@@ -38,6 +37,7 @@ from piyasa_cli.backup.manifest import (
 )
 from piyasa_cli.backup.settings import BackupSettings
 from piyasa_cli.backup.snapshots import StreamNotFound, snapshot_stream
+from piyasa_cli.connection import nats_connection
 from piyasa_common.clock import Clock
 from piyasa_contracts import BUCKETS, STREAMS, Topology
 

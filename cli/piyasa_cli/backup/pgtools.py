@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 import asyncpg
 
 from piyasa_cli.backup.errors import ToolFailed
-from piyasa_cli.backup.redact import redact_url, scrub
+from piyasa_cli.redact import redact_url, scrub
 
 _VERSION: Final = re.compile(r"\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?")
 

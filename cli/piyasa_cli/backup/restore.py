@@ -25,7 +25,6 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from piyasa_cli.backup import pgtools
-from piyasa_cli.backup.connection import nats_connection
 from piyasa_cli.backup.errors import BackupError, NotEmpty, ServicesRunning, ToolFailed
 from piyasa_cli.backup.manifest import (
     Manifest,
@@ -36,6 +35,7 @@ from piyasa_cli.backup.manifest import (
 )
 from piyasa_cli.backup.settings import BackupSettings
 from piyasa_cli.backup.snapshots import restore_stream
+from piyasa_cli.connection import nats_connection
 from piyasa_common.clock import Clock
 from piyasa_common.heartbeat import read_heartbeats
 from piyasa_contracts import Topology

@@ -35,9 +35,9 @@ from piyasa_cli.backup.manifest import (
     write_manifest,
 )
 from piyasa_cli.backup.pgtools import Database, choose_newest, dump, find_tool, server_version
-from piyasa_cli.backup.redact import redact_url
 from piyasa_cli.errors import NotRunning
 from piyasa_cli.main import cli
+from piyasa_cli.redact import redact_url
 from piyasa_common.clock import ManualClock
 
 SECRET = "s3cret-Pa55"

@@ -7,9 +7,9 @@ import json
 import sys
 from pathlib import Path
 
+from piyasa_cli.redact import redact_url
 from piyasa_cli.services import SERVICES, ServiceSpec, service_env
 from piyasa_cli.supervisor import BackoffPolicy, ProcessSpec, SupervisedProcess, describe_exit
-from piyasa_cli.up import without_password
 from tests.support.waiting import eventually
 
 QUICK = BackoffPolicy(initial_s=0.01, max_s=0.05, reset_after_s=60)
@@ -85,10 +85,10 @@ def test_every_listed_service_is_installed_and_a_missing_one_is_detected() -> No
 
 
 def test_printed_urls_never_show_a_password() -> None:
-    assert without_password("postgresql://app:s3cret@db:5432/piyasa") == (
+    assert redact_url("postgresql://app:s3cret@db:5432/piyasa") == (
         "postgresql://app:***@db:5432/piyasa"
     )
-    assert without_password("nats://127.0.0.1:4222") == "nats://127.0.0.1:4222"
+    assert redact_url("nats://127.0.0.1:4222") == "nats://127.0.0.1:4222"
 
 
 async def test_stop_during_the_backoff_wait_ends_it_without_a_restart(tmp_path: Path) -> None:

@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 import nats
 from nats.aio.client import Client as NatsClient
 
-from piyasa_cli.backup.redact import redact_url, scrub
 from piyasa_cli.errors import NotRunning
+from piyasa_cli.redact import redact_url, scrub
 
 
 @contextlib.asynccontextmanager
