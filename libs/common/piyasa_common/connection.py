@@ -9,6 +9,7 @@ from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
 from piyasa_common.errors import BackboneError
+from piyasa_common.logs import redact
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ async def connect(url: str, name: str, *, connect_timeout_s: float = 5.0) -> NAT
             reconnected_cb=on_reconnected,
         )
     except Exception as exc:  # nats raises a variety of OSError/timeouts
-        raise BackboneError(f"cannot connect to NATS at {url}: {exc}") from exc
+        raise BackboneError(redact(f"cannot connect to NATS at {url}: {exc}")) from exc
 
 
 def jetstream(nc: NATS, timeout_s: float = 5.0) -> JetStreamContext:

@@ -63,6 +63,8 @@ _PATTERNS: Final = (
     r"g(?<![A-Za-z0-9]g)(?:sk_[A-Za-z0-9]{20,}|AAAAA[A-Za-z0-9_-]{20,}={0,2})",
     # Google (Gemini) API keys.
     r"A(?<![A-Za-z0-9]A)Iza[A-Za-z0-9_-]{30,}",
+    # The user info of a URL with a password (nats://user:pass@host, postgresql://...).
+    r"(?<=://)[^/@\s:]*:[^/@\s]+(?=@)",
     # The credentials of "Authorization: Bearer <token>" (RFC 6750 b64token).
     r"(?<=Bearer )[A-Za-z0-9._~+/-]+=*",
 )

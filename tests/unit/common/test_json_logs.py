@@ -184,3 +184,16 @@ def test_an_unserialisable_extra_field_still_yields_a_line(output: io.StringIO) 
     assert line["msg"] == "odd fields"
     assert "(1, 2)" in line["by_pair"]
     assert line["token"] == REDACTED
+
+
+def test_a_password_in_a_connection_url_is_masked_with_its_user() -> None:
+    assert redact("cannot connect to nats://ops:s3cr3t-pw@nats:4222: refused") == (
+        f"cannot connect to nats://{REDACTED}@nats:4222: refused"
+    )
+    assert redact("postgresql://app:p%40ss@db:5432/piyasa") == (
+        f"postgresql://{REDACTED}@db:5432/piyasa"
+    )
+    # No password: nothing to hide (a host and port are not secrets).
+    assert redact("nats://127.0.0.1:4222 and https://example.org:8443/x") == (
+        "nats://127.0.0.1:4222 and https://example.org:8443/x"
+    )
