@@ -246,6 +246,15 @@ turn_outcomes: Final = Table(
     Index("turn_outcomes_chat_id", "chat_id"),
 )
 
+# The recent failures across the fleet, newest first (`GET /turn-failures`): partial, so
+# it holds only the few turns that did not reach Telegram and never the many that did.
+Index(
+    "turn_outcomes_failures",
+    turn_outcomes.c.at.desc(),
+    turn_outcomes.c.turn_id.desc(),
+    postgresql_where=text("outcome <> 'sent'"),
+)
+
 dead_letters: Final = Table(
     "dead_letters",
     metadata,

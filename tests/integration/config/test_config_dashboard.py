@@ -26,7 +26,14 @@ from piyasa_config.dashboard import CONTENT_SECURITY_POLICY
 from piyasa_config.main import Fallback
 from piyasa_contracts import EventKeys, make_event
 from piyasa_contracts.events.config import BotStatusChanged, TokenCheck
-from piyasa_contracts.events.conversation import IncomingMessage, Sent
+from piyasa_contracts.events.conversation import (
+    DispatchFailed,
+    FailureAction,
+    IncomingMessage,
+    Sent,
+    TurnDropped,
+    TurnStage,
+)
 from tests.integration.config.conftest import Api
 
 pytestmark = pytest.mark.integration
@@ -214,6 +221,7 @@ async def test_every_api_call_in_the_script_is_in_the_openapi_document(shared_ap
         ("GET", "/system/queues"),
         ("GET", "/deaf-chats"),
         ("GET", "/dead-letters"),
+        ("GET", "/turn-failures"),
     } <= calls
     undocumented = {c for c in calls if documented(openapi, *c) is None}
     assert undocumented == set()
@@ -453,6 +461,20 @@ async def test_an_operator_signs_in_runs_the_wizard_and_watches_the_chat(api: Ap
                 for i in range(9)
             ]
             await publish(api, human, *talk, chat_id=chat["id"])
+            too_long = DispatchFailed(
+                turn_id="turn-long",
+                bot_id=bots[1]["bot"]["id"],
+                action=FailureAction.DROP,
+                error_code=400,
+                description="Bad Request: message is too long",
+            )
+            await publish(api, too_long, chat_id=chat["id"], bot_id=bots[1]["bot"]["id"])
+            repeated = TurnDropped(
+                turn_id="turn-dup",
+                stage=TurnStage.GUARD,
+                reason="rejected at attempt 2: near_duplicate",
+            )
+            await publish(api, repeated, chat_id=chat["id"], bot_id=bots[2]["bot"]["id"])
             for service in ("scheduler", "generator", "guard", "dispatcher", "projector"):
                 await HeartbeatWriter(
                     api.js,
@@ -469,6 +491,11 @@ async def test_an_operator_signs_in_runs_the_wizard_and_watches_the_chat(api: Ap
             await page.wait_for_selector(f"#messages >> text={lines[0]}")
             await page.wait_for_selector("#chart rect.bar.human")
             await page.wait_for_selector("#heartbeats >> text=dispatcher-0")
+            failure = page.locator("#failures tr", has_text="message is too long")
+            await failure.wait_for()
+            assert chat["title"] in await failure.inner_text()  # named, not shown by id
+            assert bots[1]["bot"]["name"] in await failure.inner_text()
+            await page.wait_for_selector("#failures >> text=rejected at attempt 2: near_duplicate")
 
             await page.click("#bots tr:nth-child(2) .ctl-pause")
             await page.wait_for_selector("#bots tr:nth-child(2) .state.paused")

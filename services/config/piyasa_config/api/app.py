@@ -19,6 +19,7 @@ from piyasa_config.api.routes import (
     people,
     settings,
     stances,
+    turn_failures,
     views,
 )
 from piyasa_config.api.sanitize import StorableText
@@ -64,6 +65,7 @@ def create_app(state: AppState) -> FastAPI:
         fleet,
         views,
         overview,
+        turn_failures,
         deadletters,
         people,
     ):

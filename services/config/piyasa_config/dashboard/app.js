@@ -6,6 +6,7 @@ const SESSION_KEY = "piyasa.dashboard.session"; // sessionStorage: {token, expir
 const FEED_EVERY_MS = 3000;
 const PANELS_EVERY_MS = 10000;
 const PAGE = 50;
+const FAILURES = 20; // the newest failed, expired and dropped turns shown
 const MINUTES = 60;
 const SVG_NS = "http://www.w3.org/2000/svg";
 const ACTIONS = [
@@ -14,13 +15,15 @@ const ACTIONS = [
   ["stop", "Stop", "stopped"],
 ];
 const POSITION_MARK = { bullish: "▲", bearish: "▼", neutral: "◆" };
+const OUTCOME_KIND = { failed: "bad", dropped: "warn", expired: "muted" };
 
 const state = {
   auth: null, // {kind: "bearer", token, expiresAt} | {kind: "key", key}
   me: null, // GET /auth/me
   chats: [], // GET /chat-states items
   bots: [], // GET /bot-states items
-  names: new Map(), // bot id -> name, for the feed
+  names: new Map(), // bot id -> name, for the feed and the failures
+  titles: new Map(), // chat id -> title, from the chats' pages seen
   selected: null, // chat id
   chatPager: pager(),
   botPager: pager(),
@@ -54,6 +57,13 @@ function pill(text, kind) {
 function clock(iso) {
   if (!iso) return "–";
   return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+}
+
+// The time of day for today's moments, with the date for older ones.
+function moment(iso) {
+  const at = new Date(iso);
+  if (at.toDateString() === new Date().toDateString()) return clock(iso);
+  return at.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
 }
 
 function ago(iso) {
@@ -279,6 +289,7 @@ async function refreshPanels() {
     loadBots(),
     loadSystem(),
     loadErrors(),
+    loadFailures(),
   ]);
   const failed = results.find((r) => r.status === "rejected");
   const status = $("status");
@@ -335,6 +346,8 @@ async function loadChats() {
   const page = await api("GET", `/chat-states?limit=${PAGE}&minutes=${MINUTES}${afterParam(p)}`);
   p.next = page.next;
   state.chats = page.items;
+  if (state.titles.size > 5000) state.titles.clear();
+  for (const item of page.items) state.titles.set(item.chat.id, item.chat.title);
   if (!state.selected && page.items.length) {
     state.selected = page.items[0].chat.id;
     loadFeed().catch(report);
@@ -616,6 +629,35 @@ async function loadErrors() {
       const reason = el("span", null, d.reason || d.problem || "–");
       if (d.error) reason.title = d.error;
       return row([d.seq, d.consumer, reason, d.original_type, clock(d.parked_at)]);
+    }),
+  );
+}
+
+// Turns that never reached their chat: Telegram refused them, or a stage expired or dropped
+// them. Chats and bots are named when the page knows them, else shown by id.
+async function loadFailures() {
+  const page = await api("GET", `/turn-failures?limit=${FAILURES}`);
+  await learnNames(page.items.filter((f) => f.bot_id).map((f) => f.bot_id));
+  const tbody = $("failures");
+  if (!page.items.length) {
+    emptyRow(tbody, 5, "Every turn reached its chat.");
+    return;
+  }
+  tbody.replaceChildren(
+    ...page.items.map((f) => {
+      const when = el("time", "when", moment(f.at));
+      when.dateTime = f.at;
+      when.title = new Date(f.at).toLocaleString();
+      const chat = f.chat_id ? el("span", null, state.titles.get(f.chat_id) || f.chat_id) : null;
+      if (chat) chat.title = f.chat_id;
+      const bot = f.bot_id ? el("span", null, nameOf(f.bot_id)) : null;
+      if (bot) bot.title = f.bot_id;
+      const outcome = el("span", "outcome");
+      outcome.append(pill(f.outcome, OUTCOME_KIND[f.outcome] || "muted"), el("span", "muted small", ` ${f.stage}`));
+      const why = el("span", "why", f.detail || f.reason || "–");
+      if (f.detail && f.reason) why.append(el("span", "muted small", ` · ${f.reason}`));
+      why.title = `turn ${f.turn_id}`;
+      return row([when, chat, bot, outcome, why]);
     }),
   );
 }

@@ -161,6 +161,19 @@ messages: Final = Table(
     Column("edited_at", _ts()),
 )
 
+turn_outcomes: Final = Table(
+    "turn_outcomes",
+    projections,
+    Column("turn_id", Text, primary_key=True),
+    Column("chat_id", Text),
+    Column("bot_id", Text),
+    Column("outcome", Text),
+    Column("stage", Text),
+    Column("reason", Text),
+    Column("detail", Text),
+    Column("at", _ts()),
+)
+
 projection_positions: Final = Table(
     "projection_positions",
     projections,
