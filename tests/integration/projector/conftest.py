@@ -128,7 +128,13 @@ class Harness:
         """A probe for `eventually`: the stored position reached `sequence`."""
 
         async def probe() -> bool:
-            return await self.position(role) >= sequence
+            # On a connection of its own: the projector's pool may be recovering from a
+            # dropped connection, which is the projector's business, not the probe's.
+            rows = await self.fetch(
+                "SELECT last_sequence FROM projection_positions WHERE stream = $1",
+                self.stream(role),
+            )
+            return bool(rows) and rows[0]["last_sequence"] >= sequence
 
         return probe
 
