@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 
 import pytest
 from nats.aio.client import Client as NATS
+from nats.js.errors import KeyDeletedError, KeyNotFoundError
+from nats.js.kv import KeyValue
 
 from piyasa_common.clock import SystemClock
 from piyasa_common.connection import connect, jetstream
-from piyasa_common.leases import EpochFence, PartitionLeases
+from piyasa_common.leases import EpochFence, PartitionCallback, PartitionLeases
 from piyasa_common.provisioning import provision
 from tests.support.backbone import settings_for
 from tests.support.waiting import eventually
@@ -34,7 +37,9 @@ async def conns(nats_url: str, prefix: str) -> AsyncIterator[list[NATS]]:
             await nc.close()
 
 
-def replica(nc: NATS, prefix: str, instance: str) -> PartitionLeases:
+def replica(
+    nc: NATS, prefix: str, instance: str, on_lost: PartitionCallback | None = None
+) -> PartitionLeases:
     settings = settings_for("nats://unused", prefix, partitions=PARTITIONS, lease_ttl_s=TTL)
     return PartitionLeases(
         jetstream(nc),
@@ -43,7 +48,16 @@ def replica(nc: NATS, prefix: str, instance: str) -> PartitionLeases:
         instance=instance,
         ttl_s=TTL,
         clock=SystemClock(),
+        on_lost=on_lost,
     )
+
+
+async def owner_of(kv: KeyValue, partition: int) -> str | None:
+    try:
+        entry = await kv.get(f"toy.p{partition:03d}")
+    except (KeyNotFoundError, KeyDeletedError):
+        return None
+    return str(json.loads(entry.value)["owner"]) if entry.value else None
 
 
 async def test_two_replicas_share_the_partitions_without_overlap(
@@ -133,3 +147,41 @@ async def test_a_replica_that_lost_its_lease_has_no_epoch_to_act_with(
         assert a.epoch(partition) is None
     finally:
         await a.stop()
+
+
+async def test_a_released_partition_stays_leased_until_its_work_has_ended(
+    conns: list[NATS], prefix: str
+) -> None:
+    kv = await jetstream(conns[1]).key_value(f"{prefix}_leases")
+    seen_while_ending: dict[int, str | None] = {}
+
+    async def ending(partition: int, epoch: int) -> None:
+        seen_while_ending[partition] = await owner_of(kv, partition)
+
+    a = replica(conns[0], prefix, "a", on_lost=ending)
+    await a.start()
+    await eventually(lambda: len(a.owned) == PARTITIONS)
+
+    await a.stop()
+
+    # Nobody could take a partition while its work was still ending here.
+    assert seen_while_ending == dict.fromkeys(range(PARTITIONS), "a")
+    assert [await owner_of(kv, p) for p in range(PARTITIONS)] == [None] * PARTITIONS
+
+
+async def test_a_release_that_outlived_its_lease_leaves_the_next_owner_s_key_alone(
+    conns: list[NATS], prefix: str
+) -> None:
+    kv = await jetstream(conns[1]).key_value(f"{prefix}_leases")
+
+    async def slow(partition: int, epoch: int) -> None:
+        # Meanwhile the lease expired and another replica took the partition.
+        await kv.put(f"toy.p{partition:03d}", json.dumps({"owner": "next"}).encode())
+
+    a = replica(conns[0], prefix, "a", on_lost=slow)
+    await a.start()
+    await eventually(lambda: len(a.owned) == PARTITIONS)
+
+    await a.stop()
+
+    assert [await owner_of(kv, p) for p in range(PARTITIONS)] == ["next"] * PARTITIONS

@@ -124,11 +124,16 @@ class ConsumerRunner:
         self._slots = asyncio.Semaphore(self._limit)
         self._inflight: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
+        self._fetching = False
         self._loop_task: asyncio.Task[None] | None = None
 
     @property
     def durable(self) -> str:
         return self._durable
+
+    @property
+    def stream(self) -> str:
+        return self._stream
 
     def start(self) -> None:
         self._loop_task = asyncio.create_task(self._fetch_loop(), name=f"consume:{self._durable}")
@@ -136,6 +141,10 @@ class ConsumerRunner:
     async def stop(self, grace_s: float | None = None) -> None:
         """Stop fetching, let in-flight handlers finish, nak what is left."""
         self._stopping.set()
+        if self._loop_task is not None and not self._fetching:
+            # Waiting for a free slot (every handler busy): nothing is requested from the
+            # server, so stop now rather than after a handler ends and another fetch.
+            self._loop_task.cancel()
         if self._loop_task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._loop_task
@@ -159,6 +168,7 @@ class ConsumerRunner:
                 ):
                     await self._slots.acquire()
                     free += 1
+                self._fetching = True  # a pull request in flight: let it come back
                 try:
                     msgs = await sub.fetch(free, timeout=_FETCH_TIMEOUT_S)
                 except TimeoutError:
@@ -168,6 +178,8 @@ class ConsumerRunner:
                 except nats.errors.ConnectionClosedError:
                     msgs = []
                     self._stopping.set()
+                finally:
+                    self._fetching = False
                 for _ in range(free - len(msgs)):
                     self._slots.release()
                 for msg in msgs:

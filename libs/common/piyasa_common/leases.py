@@ -246,14 +246,33 @@ class PartitionLeases:
         self._owned[partition] = Lease(partition, lease.epoch, ack.seq, self._clock.monotonic())
 
     async def _release(self, partition: int) -> None:
+        """Hand a partition over: this replica's work on it ends first (`on_lost`: stop
+        fetching, finish what is in flight), then the key goes, so the next owner never
+        works beside it and finds everything this replica persisted."""
         lease = self._owned.pop(partition, None)
         if lease is None:
             return
-        with contextlib.suppress(KeyNotFoundError, APIError):
-            await self._kv_or_raise().purge(lease_key(self._service, partition))
-        metrics.LEASE_CHANGES.labels(self._service, "released").inc()
-        if self._on_lost is not None:
-            await self._on_lost(partition, lease.epoch)
+        try:
+            if self._on_lost is not None:
+                await self._on_lost(partition, lease.epoch)
+        finally:
+            await self._purge_if_ours(partition, lease.revision)
+            metrics.LEASE_CHANGES.labels(self._service, "released").inc()
+
+    async def _purge_if_ours(self, partition: int, revision: int) -> None:
+        """Purge the lease key unless it changed since our last renewal: a slow `on_lost`
+        may have outlived the TTL, and the key may be another replica's by now."""
+        subject = f"$KV.{self._bucket_name}.{lease_key(self._service, partition)}"
+        with contextlib.suppress(APIError):
+            await self._js.publish(
+                subject,
+                b"",
+                headers={
+                    "KV-Operation": "PURGE",
+                    "Nats-Rollup": "sub",
+                    "Nats-Expected-Last-Subject-Sequence": str(revision),
+                },
+            )
 
     async def _lose(self, partition: int) -> None:
         lease = self._owned.pop(partition, None)

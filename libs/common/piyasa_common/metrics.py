@@ -7,7 +7,9 @@ records: consuming, publishing, consumer state, leases and start-up.
 
 Label values are bounded, never free text:
 
-- `consumer` is a durable consumer name from `piyasa_contracts.topology`;
+- `consumer` is a consumer name from `piyasa_contracts.topology`: the consumer's
+  (`dispatcher`) on per-event metrics, the durable's (`dispatcher-p007`, one per
+  partition) on the consumer-info gauges (lag, ack pending, redelivered);
 - `type` is an event type from the contracts registry
   (`piyasa_contracts.registry`), never a value read from an unknown message:
   an undecodable or unknown message is counted with `type="unknown"`;
@@ -37,6 +39,7 @@ from prometheus_client import (
 __all__ = [
     "CONSUMER_ACK_PENDING",
     "CONSUMER_LAG",
+    "CONSUMER_REDELIVERED",
     "CONSUME_OUTCOMES",
     "DEAD_LETTERS",
     "EVENTS_CONSUMED",
@@ -125,15 +128,26 @@ HANDLER_SECONDS: Final = Histogram(
     buckets=_HANDLER_BUCKETS,
     registry=REGISTRY,
 )
+# The three consumer gauges are JetStream's consumer info, read by the service runner every
+# PIYASA_CONSUMER_LAG_INTERVAL_S (piyasa_common.lag); `consumer` is the durable's name.
 CONSUMER_LAG: Final = Gauge(
     "piyasa_consumer_lag",
-    "Messages in the stream not yet delivered to the durable consumer (num_pending).",
+    "Messages the durable consumer has not finished: not yet delivered (num_pending) plus "
+    "delivered and not yet acknowledged (num_ack_pending: in a handler, or nak'd and waiting "
+    "for redelivery). NATS' own jetstream_consumer_num_pending counts the first part only.",
     ["consumer"],
     registry=REGISTRY,
 )
 CONSUMER_ACK_PENDING: Final = Gauge(
     "piyasa_consumer_ack_pending",
     "Messages delivered to the durable consumer and not yet acknowledged (num_ack_pending).",
+    ["consumer"],
+    registry=REGISTRY,
+)
+CONSUMER_REDELIVERED: Final = Gauge(
+    "piyasa_consumer_redelivered",
+    "Messages the durable consumer has delivered more than once and not yet acknowledged "
+    "(num_redelivered): naks and ack timeouts still being worked off.",
     ["consumer"],
     registry=REGISTRY,
 )

@@ -27,6 +27,7 @@ from piyasa_common.connection import connect, jetstream
 from piyasa_common.consumer import ConsumerRunner, Fence, Handler
 from piyasa_common.heartbeat import HeartbeatWriter
 from piyasa_common.http import HealthServer
+from piyasa_common.lag import ConsumerLagReporter, Durable
 from piyasa_common.leases import EpochFence, PartitionLeases
 from piyasa_common.logs import configure_logging
 from piyasa_common.provisioning import provision
@@ -157,6 +158,14 @@ class ServiceContext:
         self.fences.append(fence)
         return fence
 
+    def running_consumers(self) -> list[ConsumerRunner]:
+        """Every consumer runner this replica has: shared ones, and the partitions it holds."""
+        return [*self.consumers, *self._partitioned.values()]
+
+    def durables(self) -> list[Durable]:
+        """(stream, durable) of every consumer this replica pulls or is about to pull."""
+        return [(runner.stream, runner.durable) for runner in self.running_consumers()]
+
     def lag(self) -> int:
         return sum(f.pending for f in self.followers) + sum(g.lag() for g in self.gates)
 
@@ -242,6 +251,8 @@ class Service:
         )
         self.context = ctx
         await self._setup(ctx)
+        lag = ConsumerLagReporter(js, ctx.durables, interval_s=settings.consumer_lag_interval_s)
+        lag.start()  # during catch-up too: the backlog is what grows meanwhile
 
         for fence in ctx.fences:
             await fence.start()
@@ -277,7 +288,7 @@ class Service:
         )
 
         await self._stop.wait()
-        await self._drain(ctx, heartbeat, health)
+        await self._drain(ctx, heartbeat, lag, health)
         return 0
 
     async def _wait_caught_up(self, ctx: ServiceContext) -> None:
@@ -290,14 +301,20 @@ class Service:
                 task.cancel()
 
     async def _drain(
-        self, ctx: ServiceContext, heartbeat: HeartbeatWriter, health: HealthServer
+        self,
+        ctx: ServiceContext,
+        heartbeat: HeartbeatWriter,
+        lag: ConsumerLagReporter,
+        health: HealthServer,
     ) -> None:
         """Stop fetching, finish or nak in-flight work, release leases, flush, exit."""
         log.info("draining")
         self._ready = False
         metrics.SERVICE_READY.labels(self.name).set(0)
         grace = self.settings.drain_grace_s
-        await asyncio.gather(*(runner.stop(grace) for runner in ctx.consumers))
+        # Every consumer at once, the partitions held included: one grace period for all of
+        # them, instead of one per partition when each lease's release stops its own.
+        await asyncio.gather(*(runner.stop(grace) for runner in ctx.running_consumers()))
         for leases in ctx.leases:
             await leases.stop()
         for callback in ctx.on_stop:
@@ -307,6 +324,7 @@ class Service:
         for fence in ctx.fences:
             await fence.stop()
         await heartbeat.stop()
+        await lag.stop()
         shutdown_tracing()
         with contextlib.suppress(Exception):
             await ctx.nc.drain()

@@ -48,6 +48,13 @@ class BackboneSettings(BaseSettings):
     fetch_batch: int = Field(100, ge=1, le=10_000)
     concurrency: int = Field(64, ge=1, le=10_000, description="Handlers in flight per consumer.")
     drain_grace_s: float = Field(20.0, gt=0, le=600)
+    consumer_lag_interval_s: float = Field(
+        5.0,
+        gt=0,
+        le=300,
+        description="How often each durable's lag is read from JetStream (consumer info) "
+        "for /metrics; off the message path.",
+    )
 
     # leases, heartbeats, start-up
     lease_ttl_s: int = Field(6, ge=2, le=300, description="Whole seconds: NATS TTLs are.")

@@ -13,6 +13,7 @@ BACKBONE_METRICS = {
     "piyasa_handler_seconds": {"consumer"},
     "piyasa_consumer_lag": {"consumer"},
     "piyasa_consumer_ack_pending": {"consumer"},
+    "piyasa_consumer_redelivered": {"consumer"},
     "piyasa_dead_letters": {"consumer", "reason"},
     "piyasa_newer_version": {"type"},
     "piyasa_upcast": {"type", "from_version"},
@@ -41,6 +42,7 @@ def test_recorded_samples_carry_only_the_declared_labels() -> None:
     metrics.HANDLER_SECONDS.labels("guard-drafts").observe(0.02)
     metrics.CONSUMER_LAG.labels("guard-drafts").set(7)
     metrics.CONSUMER_ACK_PENDING.labels("guard-drafts").set(2)
+    metrics.CONSUMER_REDELIVERED.labels("guard-drafts").set(1)
     metrics.DEAD_LETTERS.labels("guard-drafts", "max_deliveries").inc()
     metrics.NEWER_VERSION.labels("draft.created").inc()
     metrics.UPCAST.labels("draft.created", "1").inc()
