@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from piyasa_contracts import Envelope, EventKeys, make_event
+from piyasa_contracts import Envelope, EventKeys, Payload, make_event
 from piyasa_contracts.events.conversation import (
     DispatchFailed,
     ReactionAdded,
@@ -26,6 +26,28 @@ SERVICE = "dispatcher"
 
 def keys_of(cause: Envelope, bot_id: str, turn_id: str) -> EventKeys:
     return EventKeys(bot_id=bot_id, chat_id=cause.keys.chat_id, turn_id=turn_id)
+
+
+def _derived(
+    payload: Payload,
+    cause: Envelope,
+    *,
+    bot_id: str,
+    turn_id: str,
+    now: datetime,
+    epoch: int | None,
+    attempt: int = 0,
+) -> Envelope:
+    """The event `payload` caused by `cause`, in the turn's keys, its id derived."""
+    return make_event(
+        payload,
+        occurred_at=now,
+        keys=keys_of(cause, bot_id, turn_id),
+        cause=cause,
+        attempt=attempt,
+        actor=SERVICE,
+        epoch=epoch,
+    )
 
 
 def sent_event(
@@ -47,13 +69,8 @@ def sent_event(
         reply_to_message_id=reply_to_message_id,
         sent_at=sent_at,
     )
-    return make_event(
-        payload,
-        occurred_at=sent_at,
-        keys=keys_of(cause, approved.bot_id, approved.turn_id),
-        cause=cause,
-        actor=SERVICE,
-        epoch=epoch,
+    return _derived(
+        payload, cause, bot_id=approved.bot_id, turn_id=approved.turn_id, now=sent_at, epoch=epoch
     )
 
 
@@ -75,14 +92,8 @@ def failed_event(
         description=failure.description[:500],
         migrate_to_chat_id=failure.migrate_to_chat_id,
     )
-    return make_event(
-        payload,
-        occurred_at=now,
-        keys=keys_of(cause, bot_id, turn_id),
-        cause=cause,
-        attempt=attempt,
-        actor=SERVICE,
-        epoch=epoch,
+    return _derived(
+        payload, cause, bot_id=bot_id, turn_id=turn_id, now=now, epoch=epoch, attempt=attempt
     )
 
 
@@ -90,14 +101,7 @@ def expired_event(
     cause: Envelope, *, bot_id: str, turn_id: str, reason: str, now: datetime, epoch: int | None
 ) -> Envelope:
     payload = TurnExpired(turn_id=turn_id, stage=TurnStage.DISPATCHER, reason=reason)
-    return make_event(
-        payload,
-        occurred_at=now,
-        keys=keys_of(cause, bot_id, turn_id),
-        cause=cause,
-        actor=SERVICE,
-        epoch=epoch,
-    )
+    return _derived(payload, cause, bot_id=bot_id, turn_id=turn_id, now=now, epoch=epoch)
 
 
 def reaction_event(
@@ -119,11 +123,4 @@ def reaction_event(
         actor_is_bot=True,
         emoji=emoji,
     )
-    return make_event(
-        payload,
-        occurred_at=now,
-        keys=keys_of(cause, bot_id, turn_id),
-        cause=cause,
-        actor=SERVICE,
-        epoch=epoch,
-    )
+    return _derived(payload, cause, bot_id=bot_id, turn_id=turn_id, now=now, epoch=epoch)
