@@ -5,15 +5,21 @@ keys refused, ranges checked) and stores the full, defaulted set of values in
 the event, so a reader gets every knob from the last `settings.changed`
 event alone. Readers parse with `FleetSettings.model_validate(values)`, which
 ignores keys they do not know yet (a newer config service may add knobs
-before they are upgraded) and fills a missing key with its default.
+before they are upgraded) and fills a missing key with its default. A reader
+takes only the event with id `SETTINGS_ID` that is not deleted.
+
+Who reads which knob (where it takes effect):
 
     scheduler   turns_in_flight_per_chat, turn_deadline_s, min_gap_s, gap_jitter,
-                bot_hourly_limit, reply_probability, mention_reply_probability,
-                human_message_boost, stance_cooldown_h
+                reply_probability, mention_reply_probability, context_messages
     generator   context_messages, max_message_chars, daily_budget_usd_per_provider,
                 daily_budget_usd_per_bot
-    guard       dedup_threshold, dedup_window_messages, guard_max_retries
+    guard       dedup_threshold, dedup_window_messages, guard_max_retries, max_message_chars
     dispatcher  typing_chars_per_second, typing_max_s, typing_actions_per_minute
+    config      stance_cooldown_h (applied to the stance writes it accepts)
+
+The scheduler and the guard also read a block of advanced overrides of their
+own (`values["scheduler"]`, `values["guard"]`) on top of these knobs.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ class FleetSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    # pacing (scheduler)
+    # pacing and replies (scheduler)
     turns_in_flight_per_chat: int = Field(
         1, ge=1, le=5, description="Turns a chat may have in flight at once."
     )
@@ -42,55 +48,76 @@ class FleetSettings(BaseModel):
         300.0, ge=10.0, le=3600.0, description="A turn not posted by then expires at any stage."
     )
     min_gap_s: float = Field(
-        20.0, ge=0.0, le=3600.0, description="Shortest gap between two bot messages in a chat."
+        20.0,
+        ge=0.0,
+        le=3600.0,
+        description="Quiet time after a chat's last message before a scheduled bot message "
+        "(a reply to a human does not wait for it).",
     )
     gap_jitter: float = Field(
-        0.35, ge=0.0, le=1.0, description="Relative random spread of each gap (0.35 = +-35%)."
-    )
-    bot_hourly_limit: int = Field(
-        6, ge=0, le=1000, description="Messages per bot per hour when the bot sets none."
+        0.8,
+        ge=0.0,
+        le=1.0,
+        description="Coefficient of variation of the gaps between a chat's scheduled messages "
+        "(0: even, 1: memoryless).",
     )
     reply_probability: float = Field(
-        0.6, ge=0.0, le=1.0, description="Chance a bot message replies to a recent one."
+        0.6,
+        ge=0.0,
+        le=1.0,
+        description="Chance a scheduled bot message replies to the recent line that most "
+        "contradicts its stances, rather than starting a thread of its own (a mention or a "
+        "human's open question is always its target).",
     )
     mention_reply_probability: float = Field(
-        0.95, ge=0.0, le=1.0, description="Chance a mentioned bot answers the mention."
+        1.0,
+        ge=0.0,
+        le=1.0,
+        description="Chance a bot a human mentions (@username, or a reply to its message) "
+        "answers the mention.",
     )
-    human_message_boost: float = Field(
-        2.0, ge=1.0, le=10.0, description="How much a human's message raises the chat's rate."
-    )
-    stance_cooldown_h: float = Field(
-        24.0, ge=0.0, le=720.0, description="Default cooldown after a stance flips by drift."
-    )
-    # generation (generator)
+    # context and length (scheduler, generator, guard)
     context_messages: int = Field(
         20, ge=0, le=200, description="Last N chat messages given to the LLM."
     )
     max_message_chars: int = Field(
         600, ge=20, le=4096, description="Longest message a bot may post."
     )
+    # cost (generator)
     daily_budget_usd_per_provider: dict[_ProviderName, _Usd] = Field(
-        default_factory=lambda: {"openai": 20.0, "google": 20.0, "groq": 10.0},
+        default_factory=lambda: {"openai": 20.0, "gemini": 20.0, "groq": 10.0},
         max_length=20,
-        description="Daily spend per LLM provider; when spent the provider's breaker opens.",
+        description="Daily spend per LLM provider, by the generator's provider names (openai, "
+        "gemini, groq, compatible); when spent the provider's breaker opens. A provider not "
+        "named keeps the generator's own setting; 0 sets no budget.",
         # patternProperties alone would let the schema admit any other key.
         json_schema_extra={"additionalProperties": False},
     )
     daily_budget_usd_per_bot: float = Field(
-        1.0, ge=0.0, le=1000.0, description="Daily spend per bot across providers."
+        1.0, ge=0.0, le=1000.0, description="Daily spend per bot across providers (0: none)."
     )
     # guard
     dedup_threshold: float = Field(
-        0.88,
-        ge=0.5,
+        0.4,
+        ge=0.1,
         le=1.0,
-        description="Semantic similarity above which a draft is a near-duplicate.",
+        description="Similarity at or above which a draft is a near-duplicate of a recent "
+        "message: the estimated Jaccard similarity of their character 4-grams (case, Turkish "
+        "letters and punctuation folded).",
     )
     dedup_window_messages: int = Field(
         200, ge=10, le=5000, description="Recent chat messages a draft is compared with."
     )
     guard_max_retries: int = Field(
         2, ge=0, le=10, description="Regenerations after a rejection before the turn drops."
+    )
+    # stances (config)
+    stance_cooldown_h: float = Field(
+        24.0,
+        ge=0.0,
+        le=720.0,
+        description="Cooldown a stance gets when its position flips and the write names no "
+        "cooldown_until (0: none).",
     )
     # dispatch (dispatcher)
     typing_chars_per_second: float = Field(

@@ -58,30 +58,29 @@ GO = Decision("go")
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """A provider's budget settings."""
+    """The budgets one call is under: its provider's, and its bot's."""
 
     rpm: int | None = None
     tpm: int | None = None
     daily_usd: float = 0.0
-    """0 turns the daily budget off."""
+    """The provider's daily cost budget; 0 turns it off."""
+    bot_daily_usd: float = 0.0
+    """The bot's daily cost budget across priced providers; 0 turns it off."""
 
 
 class SharedBudgets:
-    def __init__(self, kv: KeyValue, clock: Clock, *, bot_daily_usd: float) -> None:
+    def __init__(self, kv: KeyValue, clock: Clock) -> None:
         self._kv = kv
         self._clock = clock
-        self._bot_daily_usd = bot_daily_usd
         # Per provider key only (a handful): bot keys are many and rarely contended.
         self._locks: dict[str, asyncio.Lock] = {}
         self._cache: dict[str, tuple[bytes | None, int]] = {}
         """Last value and revision seen per key: a first CAS needs no read."""
 
     @classmethod
-    async def open(
-        cls, js: JetStreamContext, topology: Topology, clock: Clock, *, bot_daily_usd: float
-    ) -> SharedBudgets:
+    async def open(cls, js: JetStreamContext, topology: Topology, clock: Clock) -> SharedBudgets:
         kv = await js.key_value(topology.bucket(Bucket.BUDGETS))
-        return cls(kv, clock, bot_daily_usd=bot_daily_usd)
+        return cls(kv, clock)
 
     # ------------------------------------------------------------------ API
 
@@ -97,9 +96,9 @@ class SharedBudgets:
     ) -> Decision:
         """Take one call's share of the budget now, or say why not and for how long."""
         now, day, until_midnight = self._now()
-        if priced and bot_id and self._bot_daily_usd > 0:
+        if priced and bot_id and limits.bot_daily_usd > 0:
             spent = await self.bot_spent(bot_id, day)
-            if spent >= self._bot_daily_usd:
+            if spent >= limits.bot_daily_usd:
                 return Decision("refused", reason="bot_budget", until_s=until_midnight)
 
         def change(state: ProviderState) -> Decision:

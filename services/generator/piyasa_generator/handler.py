@@ -6,6 +6,10 @@
                                        else turn.dropped with the reasons, ack
     router: Generated               -> draft.created, ack (turn.expired if it ran out meanwhile)
 
+The fleet's settings (`fleet.FleetKnobs`) decide the history the prompt
+includes and cap the length asked for; the draft carries the request as
+generated, with that cap.
+
 Every emitted event's id is derived from the request's envelope and the
 regeneration attempt, so a redelivery re-emits the same ids and JetStream drops
 the copies.
@@ -34,6 +38,7 @@ from piyasa_contracts.registry import Event
 from piyasa_generator import metrics
 from piyasa_generator.cleaning import clean
 from piyasa_generator.errors import GenerationFailed, MustWait
+from piyasa_generator.fleet import FleetKnobs
 from piyasa_generator.prompt import build_prompt
 from piyasa_generator.providers.base import Job
 from piyasa_generator.providers.offline import seed_for
@@ -46,13 +51,25 @@ log = logging.getLogger(__name__)
 ACTOR = "generator"
 
 
+def capped(request: GenerationRequested, max_chars: int | None) -> GenerationRequested:
+    """The request with its style's length capped at `max_chars` (the fleet's
+    `max_message_chars`): the prompt asks for it, the tokens and the cleaning follow it,
+    and the draft carries it to the guard."""
+    if max_chars is None or request.style.max_chars <= max_chars:
+        return request
+    style = request.style.model_copy(update={"max_chars": max_chars})
+    return request.model_copy(update={"style": style})
+
+
 def make_job(
     request: GenerationRequested,
     regeneration: RegenerationRequested | None,
     *,
     history_lines: int,
     temperature: float,
+    max_chars: int | None = None,
 ) -> Job:
+    request = capped(request, max_chars)
     attempt = regeneration.attempt if regeneration is not None else 0
     prompt = build_prompt(request, regeneration, history_lines=history_lines)
     metrics.PROMPT_TOKENS_ESTIMATED.labels("total").inc(prompt.estimated_tokens)
@@ -87,12 +104,14 @@ class GenerationHandler:
         publisher: Publisher,
         clock: Clock,
         settings: GeneratorSettings,
+        knobs: FleetKnobs | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self._router = router
         self._publisher = publisher
         self._clock = clock
         self._settings = settings
+        self._knobs = knobs or FleetKnobs(settings)
         self._rng = rng or random.Random()
 
     async def __call__(self, event: Event, delivery: Delivery) -> None:
@@ -114,8 +133,9 @@ class GenerationHandler:
         job = make_job(
             request,
             regeneration,
-            history_lines=self._settings.history_lines,
+            history_lines=self._knobs.history_lines(),
             temperature=self._settings.llm_temperature,
+            max_chars=self._knobs.max_message_chars(),
         )
         try:
             generated = await self._router.generate(job, delivery)
@@ -143,7 +163,7 @@ class GenerationHandler:
                 envelope, payload, attempt, kind, "expired", "deadline passed during generation"
             )
             return
-        await self._draft(envelope, payload, request, attempt, kind, generated)
+        await self._draft(envelope, payload, job.request, attempt, kind, generated)
 
     async def _draft(
         self,

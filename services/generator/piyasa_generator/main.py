@@ -1,4 +1,5 @@
-"""Composition root of the generator: settings, providers, shared budgets, router, handler."""
+"""Composition root of the generator: settings, the fleet's knobs, providers, shared budgets,
+router, handler."""
 
 from __future__ import annotations
 
@@ -6,10 +7,15 @@ import logging
 
 from piyasa_common.logs import register_secret
 from piyasa_common.service import Service, ServiceContext, Setup
+from piyasa_common.state import StartAt, StreamFollower
+from piyasa_contracts import StreamRole
+from piyasa_contracts.events.config import SettingsChanged
+from piyasa_contracts.fleet_settings import SETTINGS_ID
 from piyasa_generator.budget import SharedBudgets
+from piyasa_generator.fleet import FleetKnobs
 from piyasa_generator.handler import GenerationHandler, clean_for
 from piyasa_generator.pricing import PriceTable
-from piyasa_generator.providers.factory import budget_limits, build_providers
+from piyasa_generator.providers.factory import build_providers
 from piyasa_generator.router import Policy, Router
 from piyasa_generator.settings import GeneratorSettings
 
@@ -18,13 +24,23 @@ log = logging.getLogger(__name__)
 
 def generator_setup(settings: GeneratorSettings) -> Setup:
     async def setup(ctx: ServiceContext) -> None:
-        budgets = await SharedBudgets.open(
-            ctx.js, ctx.topology, ctx.clock, bot_daily_usd=settings.bot_daily_budget_usd
+        knobs = FleetKnobs(settings)
+        ctx.follow(
+            StreamFollower(
+                ctx.js,
+                ctx.topology,
+                stream=StreamRole.CONFIG,
+                apply=knobs.apply_config,
+                start=StartAt.last_per_subject(),
+                filter_subject=ctx.topology.config_subject(SettingsChanged.aggregate, SETTINGS_ID),
+                name="generator:settings",
+            )
         )
+        budgets = await SharedBudgets.open(ctx.js, ctx.topology, ctx.clock)
         router = Router(
             build_providers(settings),
             budgets,
-            limits=budget_limits(settings),
+            limits=knobs.limits,
             prices=PriceTable(settings.llm_prices),
             policy=Policy(
                 concurrency=settings.llm_concurrency,
@@ -39,7 +55,7 @@ def generator_setup(settings: GeneratorSettings) -> Setup:
             cleaner=clean_for,
         )
         handler = GenerationHandler(
-            router=router, publisher=ctx.publisher, clock=ctx.clock, settings=settings
+            router=router, publisher=ctx.publisher, clock=ctx.clock, settings=settings, knobs=knobs
         )
         ctx.consume("generator", handler, concurrency=router.concurrency)
         ctx.on_stop.append(router.aclose)

@@ -82,7 +82,7 @@ class Router:
         providers: Sequence[Provider],
         budgets: SharedBudgets | None,
         *,
-        limits: dict[str, Limits],
+        limits: Callable[[str], Limits],
         prices: PriceTable,
         policy: Policy,
         clock: Clock,
@@ -93,6 +93,7 @@ class Router:
         self._providers = list(providers)
         self._budgets = budgets
         self._limits = limits
+        """A provider's budgets, looked up at each call: the fleet's settings may change them."""
         self._prices = prices
         self._policy = policy
         self._clock = clock
@@ -195,7 +196,7 @@ class Router:
         return await self._budgets.acquire(
             provider.name,
             provider.key_id,
-            self._limits.get(provider.name, Limits()),
+            self._limits(provider.name),
             tokens=tokens,
             bot_id=bot_id,
             priced=provider.priced,

@@ -1,5 +1,9 @@
 """The generator's settings: the backbone's, plus providers, budgets and retry policy.
 
+The history, the message length and the daily budgets are the fleet's knobs
+once an operator has written the fleet's settings (see `fleet.py`); the values
+here are what the generator uses until then.
+
 Provider keys come from the environment names DESIGN.md gives (`OPENAI_API_KEY`,
 `GEMINI_API_KEY`, `GROQ_API_KEY`, `LLM_BASE_URL`, `LLM_MODEL`); everything else
 uses the `PIYASA_` prefix. Keys are `SecretStr`: they print as `**********` and
@@ -63,7 +67,13 @@ class GeneratorSettings(BackboneSettings):
         16, ge=1, le=1000, description="Calls in flight per provider per replica."
     )
     llm_temperature: float = Field(0.9, ge=0.0, le=2.0)
-    history_lines: int = Field(20, ge=0, le=200, description="Last N chat lines in the prompt.")
+    history_lines: int = Field(
+        20,
+        ge=0,
+        le=200,
+        description="Last N chat lines in the prompt, until the fleet's settings are written "
+        "(then: their context_messages).",
+    )
     max_calls_per_delivery: int = Field(
         3, ge=1, le=10, description="Provider calls one delivery may make (failover included)."
     )
@@ -76,11 +86,17 @@ class GeneratorSettings(BackboneSettings):
     )
     llm_tpm: dict[str, int] = Field(default_factory=dict, description="Tokens per minute.")
     provider_daily_budget_usd: float = Field(
-        20.0, ge=0, description="Per provider per day; spent -> the breaker opens till midnight."
+        20.0,
+        ge=0,
+        description="Per provider per day; spent -> the breaker opens till midnight. The fleet's "
+        "daily_budget_usd_per_provider, once written, wins for the providers it names.",
     )
     provider_daily_budget_overrides: dict[str, float] = Field(default_factory=dict)
     bot_daily_budget_usd: float = Field(
-        0.5, ge=0, description="Per bot per day, over priced providers; 0 turns it off."
+        0.5,
+        ge=0,
+        description="Per bot per day, over priced providers; 0 turns it off. Until the fleet's "
+        "settings are written (then: their daily_budget_usd_per_bot).",
     )
     llm_prices: dict[str, tuple[float, float, float]] = Field(
         default_factory=dict,

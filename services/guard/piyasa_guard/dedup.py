@@ -138,6 +138,29 @@ class NearDuplicateIndex:
     def __len__(self) -> int:
         return len(self._row_of)
 
+    def retune(self, *, threshold: float, chat_window_count: int) -> None:
+        """Change the threshold and the size of the chats' windows at run time.
+
+        A new threshold re-chooses the bands and rebuilds every window's buckets
+        from the signatures it holds (linear in the messages held, once per
+        change); a smaller window sheds its oldest messages at its next use.
+        """
+        if not 0.0 < threshold <= 1.0:
+            raise ValueError("threshold must be in (0, 1]")
+        self.chat_window = Window(chat_window_count, self.chat_window.age)
+        self.threshold = threshold
+        lsh = MinHashLSH(threshold=threshold, num_perm=self._num_perm)
+        if (lsh.b, lsh.r) == (self._bands, self._band_rows):
+            return
+        self._bands, self._band_rows = lsh.b, lsh.r
+        bands: dict[int, list[int]] = {}
+        for scope in (*self._chats.values(), *self._bots.values()):
+            scope.bands = [{} for _ in range(self._bands)]
+            for row in scope.rows:
+                if row not in bands:
+                    bands[row] = self._band_keys(self._sig[row])
+                _insert(scope, row, bands[row])
+
     def fingerprint(self, text: str) -> Fingerprint:
         m = MinHash(
             num_perm=self._num_perm,

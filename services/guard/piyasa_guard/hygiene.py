@@ -3,8 +3,10 @@
 Strips role prefixes (`Assistant:`, `Ayşe:`), AI tells ("As an AI", "I cannot
 provide financial advice", "Bir yapay zeka olarak"), wrapping quotes, the `@`
 of mentions of people who are not members, and trims an over-long draft at a
-sentence end. Rejects an empty draft, a draft that was nothing but tells, and
-one that cannot be brought under the length limit without losing most of it.
+sentence end (the limit: the request's style, capped by the fleet's
+`max_message_chars`). Rejects an empty draft, a draft that was nothing but
+tells, and one that cannot be brought under the length limit without losing
+most of it.
 """
 
 from __future__ import annotations
@@ -135,7 +137,7 @@ class Hygiene:
             code = ReasonCode.AI_TELL if told else ReasonCode.EMPTY
             detail = "nothing left after removing AI tells" if told else "the draft is empty"
             return Verdict((Reason(code, detail),), text, tuple(notes))
-        limit = min(draft.max_chars, 4096)
+        limit = min(draft.max_chars, ctx.policy.max_message_chars, 4096)
         trimmed = trim_to(text, limit)
         if trimmed is None:
             detail = f"{len(text)} characters, the limit is {limit}"

@@ -52,6 +52,8 @@ class Policy:
     firm_stance_strength: float = 0.7
     holding_confidence: float = 0.7
     disclaimer: str | None = None
+    max_message_chars: int = 4096
+    """The fleet's longest message (`max_message_chars`); Telegram's limit without one."""
 
 
 class DuplicateLookup(Protocol):

@@ -10,7 +10,13 @@ from piyasa_common.settings import BackboneSettings
 
 
 class GuardSettings(BackboneSettings):
-    """Defaults are what the labelled fixtures were tuned with (see docs/performance.md)."""
+    """Defaults are what the labelled fixtures were tuned with (see docs/performance.md).
+
+    `guard_max_attempts`, `guard_near_duplicate_threshold` and
+    `guard_chat_window_messages` hold only until the fleet's settings are first
+    written; then the fleet's `guard_max_retries`, `dedup_threshold` and
+    `dedup_window_messages` replace them at run time (`state.py`).
+    """
 
     guard_max_attempts: int = Field(
         2,
@@ -60,7 +66,12 @@ class GuardSettings(BackboneSettings):
 
 
 class GuardOverrides(BaseModel):
-    """Knobs an operator may change at run time through `SettingsChanged.values["guard"]`."""
+    """Advanced knobs in `SettingsChanged.values["guard"]`, on top of the fleet's.
+
+    The fleet's knobs (`FleetSettings`: `dedup_threshold`, `dedup_window_messages`,
+    `guard_max_retries`, `max_message_chars`) replace the process settings once the
+    fleet's settings are written; `max_attempts` here wins over `guard_max_retries`.
+    """
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 

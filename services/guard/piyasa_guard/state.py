@@ -1,6 +1,9 @@
 """The guard's state, folded from the log: stances, holdings, settings, recent messages.
 
-- CONFIG (last per subject): stances and holdings per bot, the guard's overrides.
+- CONFIG (last per subject): stances and holdings per bot; the fleet's settings
+  (near-duplicate threshold and window, regenerations, longest message), then
+  the guard's own overrides (`values["guard"]`). Until the fleet's settings are
+  first written, the process settings (`PIYASA_GUARD_*`) stand for them.
 - CONVERSATION (a window): sent messages enter the near-duplicate windows; a
   turn that failed, expired or was dropped leaves them if it was only approved.
 - WORK (a window of approvals and decisions): approvals from every replica
@@ -17,11 +20,14 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from typing import NamedTuple
 
+from pydantic import ValidationError
+
 from piyasa_contracts.events.config import HoldingChanged, SettingsChanged, StanceChanged
 from piyasa_contracts.events.conversation import DispatchFailed, Sent, TurnDropped, TurnExpired
 from piyasa_contracts.events.work import Approved, Rejected
+from piyasa_contracts.fleet_settings import SETTINGS_ID, FleetSettings
 from piyasa_contracts.registry import Event
-from piyasa_guard.core import without_disclaimer
+from piyasa_guard.core import TELEGRAM_LIMIT, without_disclaimer
 from piyasa_guard.dedup import NearDuplicateIndex
 from piyasa_guard.model import HoldingFact, Policy, StanceFact
 from piyasa_guard.reasons import Reason, ReasonCode
@@ -56,6 +62,8 @@ class GuardState:
     def __init__(self, settings: GuardSettings, index: NearDuplicateIndex) -> None:
         self.settings = settings
         self.index = index
+        self.fleet: FleetSettings | None = None
+        """The fleet's knobs; None until its settings are first written."""
         self.overrides = GuardOverrides()
         self._stances: dict[str, dict[str, StanceFact]] = {}
         self._holdings: dict[str, dict[str, HoldingFact]] = {}
@@ -72,8 +80,11 @@ class GuardState:
         return tuple(found.values()) if found else None
 
     def max_attempts(self) -> int:
+        """Regenerations per original request: a draft rejected at this attempt drops."""
         o = self.overrides.max_attempts
-        return o if o is not None else self.settings.guard_max_attempts
+        if o is not None:
+            return o
+        return self.fleet.guard_max_retries if self.fleet else self.settings.guard_max_attempts
 
     def disclaimer(self, chat_id: str) -> str | None:
         o, s = self.overrides, self.settings
@@ -91,6 +102,7 @@ class GuardState:
             firm_stance_strength=_pick(o.firm_stance_strength, s.guard_firm_stance_strength),
             holding_confidence=_pick(o.holding_confidence, s.guard_holding_confidence),
             disclaimer=self.disclaimer(chat_id),
+            max_message_chars=self.fleet.max_message_chars if self.fleet else TELEGRAM_LIMIT,
         )
 
     # ---- decisions already taken ---------------------------------------------
@@ -120,13 +132,25 @@ class GuardState:
             else:
                 holdings[p.id] = HoldingFact(p.symbol, p.quantity)
         elif isinstance(p, SettingsChanged):
-            overrides = GuardOverrides.parse(p.values)
-            if overrides is None:
-                log.warning(
-                    "ignoring invalid guard settings", extra={"event_id": event.envelope.id}
-                )
-            else:
-                self.overrides = overrides
+            self.apply_settings_changed(p, event.envelope.id)
+
+    def apply_settings_changed(self, p: SettingsChanged, event_id: str) -> None:
+        """The fleet's settings (only `SETTINGS_ID`; a delete changes nothing). An invalid
+        event is ignored as a whole, never half-applied."""
+        if p.id != SETTINGS_ID or p.deleted:
+            return
+        try:
+            fleet: FleetSettings | None = FleetSettings.model_validate(p.values)
+        except ValidationError:
+            fleet = None
+        overrides = GuardOverrides.parse(p.values)
+        if fleet is None or overrides is None:
+            log.warning("ignoring invalid guard settings", extra={"event_id": event_id})
+            return
+        self.fleet, self.overrides = fleet, overrides
+        self.index.retune(
+            threshold=fleet.dedup_threshold, chat_window_count=fleet.dedup_window_messages
+        )
 
     def apply_conversation(self, event: Event, sequence: int) -> None:
         del sequence

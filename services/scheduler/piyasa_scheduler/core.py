@@ -12,9 +12,10 @@ In one tick, in this order:
    expire the chat's turns in flight). Each is announced (`Expire`) so that
    every stage drops it and counts why.
 2. **Plan** replies to new human messages, once each: a mention of a bot
-   (@username or a reply to its message) is always answered, after
-   `mention_delay_s`; a question with `question_reply_probability`, any
-   other message with the chat's `reply_probability`, after `human_delay_s`.
+   (@username or a reply to its message) with `mention_reply_probability`
+   (otherwise it is let go at once), after `mention_delay_s`; a question with
+   `question_reply_probability`, any other message with the chat's
+   `reply_probability`, after `human_delay_s`.
 3. **Pace**: due slots accrue along the chat's rhythm (`pacing`).
 4. **Emit** while the chat has fewer than `turns_in_flight` turns open:
    a due reply to a mention first (a pending mention holds everything else
@@ -223,6 +224,11 @@ def _plan_replies(fleet: FleetState, chat: ChatState, now: datetime, rng: random
         if ref in chat.plans:
             continue
         if pending.is_mention:
+            if rng.random() >= p.mention_reply_probability:
+                # Ignored: no reply of its own. A later turn of the bot may still take the
+                # line as its target, as it would any line that mentions it.
+                chat.answered(ref)
+                continue
             will, delay = True, p.mention_delay_s
         else:
             chance = p.question_reply_probability if pending.question else config.reply_probability
@@ -255,7 +261,7 @@ def _next_request(
     if speaker is None:
         return None
     chat.pacer.use_slot()
-    target = choose_target(fleet, chat, speaker, now)
+    target = choose_target(fleet, chat, speaker, now, rng)
     return _request(fleet, chat, speaker, TurnReason.SCHEDULED, target, now, rng, epoch)
 
 

@@ -1,12 +1,27 @@
-"""The scheduler's behaviour knobs, read from `SettingsChanged.values["scheduler"]`.
+"""The scheduler's behaviour knobs, read from the fleet's `settings.changed` event.
 
-Operators change them at run time through the config service; every field has
-a documented default, so an empty settings aggregate is a working fleet. An
-invalid block is ignored as a whole (logged by the state), never half-applied.
+Operators change them at run time through the config service. The base is the
+fleet's knobs (`FleetSettings`, what the API writes), mapped onto the policy:
+
+    turns_in_flight_per_chat   turns_in_flight
+    turn_deadline_s            turn_deadline_s
+    min_gap_s                  min_gap_s
+    gap_jitter                 gap_shape = 1 / gap_jitter**2 (the gamma gaps' coefficient
+                               of variation is 1/sqrt(shape)), at most 100
+    context_messages           history_lines
+    reply_probability          disagreement_reply_probability
+    mention_reply_probability  mention_reply_probability
+
+On top of them, `values["scheduler"]` holds advanced overrides: any field of
+`SchedulerPolicy`, by its own name, wins over the fleet's knob (the config
+API refuses keys that are not fleet knobs, so this block comes from events
+published by other means). Every field has a documented default (the
+defaults of the fleet's knobs where they map), so an empty settings aggregate
+is a working fleet. An invalid event is ignored as a whole (logged by the
+state), never half-applied.
 
 ```json
-{"scheduler": {
-    "history_lines": 20, "turns_in_flight": 1, "turn_deadline_s": 300,
+{"min_gap_s": 30, "gap_jitter": 0.5, "scheduler": {
     "back_and_forth_limit": 6, "mention_delay_s": [5, 30], "human_delay_s": [15, 90],
     "chats": {"<chat id>": {"turns_in_flight": 2, "timezone": "Europe/Berlin"}},
     "relationships": [{"bot_id": "a", "other_id": "b", "affinity": -0.6, "note": "rivals"}]
@@ -26,6 +41,31 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from piyasa_contracts.events._common import OpaqueId
+from piyasa_contracts.fleet_settings import DEFAULT_FLEET_SETTINGS, FleetSettings
+
+MAX_GAP_SHAPE = 100.0
+"""The most regular gaps (coefficient of variation 0.1): what a jitter of 0 becomes."""
+
+
+def gap_shape_for(jitter: float) -> float:
+    """The gamma shape whose gaps have `jitter` as their coefficient of variation."""
+    return MAX_GAP_SHAPE if jitter <= 0.0 else min(1.0 / jitter**2, MAX_GAP_SHAPE)
+
+
+def fleet_knobs(fleet: FleetSettings) -> dict[str, Any]:
+    """The policy fields the fleet's knobs set, by the policy's names."""
+    return {
+        "turns_in_flight": fleet.turns_in_flight_per_chat,
+        "turn_deadline_s": fleet.turn_deadline_s,
+        "min_gap_s": fleet.min_gap_s,
+        "gap_shape": gap_shape_for(fleet.gap_jitter),
+        "history_lines": fleet.context_messages,
+        "disagreement_reply_probability": fleet.reply_probability,
+        "mention_reply_probability": fleet.mention_reply_probability,
+    }
+
+
+_DEFAULTS = fleet_knobs(DEFAULT_FLEET_SETTINGS)
 
 
 class _Frozen(BaseModel):
@@ -63,11 +103,16 @@ class RelationshipSetting(_Frozen):
 
 class SchedulerPolicy(_Frozen):
     history_lines: int = Field(
-        20, ge=0, le=200, description="N: the chat's last messages every request carries."
+        _DEFAULTS["history_lines"],
+        ge=0,
+        le=200,
+        description="N: the chat's last messages every request carries.",
     )
-    turns_in_flight: int = Field(1, ge=1, le=10, description="Open turns per chat at most.")
+    turns_in_flight: int = Field(
+        _DEFAULTS["turns_in_flight"], ge=1, le=10, description="Open turns per chat at most."
+    )
     turn_deadline_s: float = Field(
-        300.0,
+        _DEFAULTS["turn_deadline_s"],
         ge=5.0,
         le=3600.0,
         description="A turn not sent by then expires; every stage drops it. It is also the "
@@ -88,12 +133,26 @@ class SchedulerPolicy(_Frozen):
     human_delay_s: tuple[float, float] = Field(
         (15.0, 90.0), description="Delay range of the reply to a human's other messages."
     )
+    mention_reply_probability: float = Field(
+        _DEFAULTS["mention_reply_probability"],
+        ge=0.0,
+        le=1.0,
+        description="Chance a human's mention of a bot (@username, or a reply to its message) "
+        "gets the bot's reply.",
+    )
     question_reply_probability: float = Field(
         0.9,
         ge=0.0,
         le=1.0,
         description="Chance a human's question gets a reply; other messages use the "
         "chat's reply_probability.",
+    )
+    disagreement_reply_probability: float = Field(
+        _DEFAULTS["disagreement_reply_probability"],
+        ge=0.0,
+        le=1.0,
+        description="Chance a scheduled turn replies to the recent line that most contradicts "
+        "its speaker's stances rather than starting a thread of its own.",
     )
     human_pending_s: float = Field(
         900.0,
@@ -102,10 +161,11 @@ class SchedulerPolicy(_Frozen):
         description="A human's message unanswered this long is let go.",
     )
     min_gap_s: float = Field(
-        20.0,
+        _DEFAULTS["min_gap_s"],
         ge=0.0,
         le=3600.0,
-        description="Quiet time after a bot's message before a scheduled one.",
+        description="Quiet time after the chat's last message (or turn) before a scheduled "
+        "turn; a reply to a human does not wait for it.",
     )
     opening_delay_s: float = Field(
         15.0,
@@ -116,9 +176,9 @@ class SchedulerPolicy(_Frozen):
         "gap: a new or long-silent group comes alive at once. 0: no opening.",
     )
     gap_shape: float = Field(
-        1.5,
+        _DEFAULTS["gap_shape"],
         gt=0.0,
-        le=100.0,
+        le=MAX_GAP_SHAPE,
         description="Shape k of the gamma-distributed gaps (1: exponential, larger: more regular).",
     )
     slot_grace_s: float = Field(
@@ -168,14 +228,15 @@ class SchedulerPolicy(_Frozen):
 
     @classmethod
     def parse(cls, values: dict[str, Any]) -> SchedulerPolicy | None:
-        """The policy in a settings event's values, or None when the block is invalid."""
+        """The policy in a settings event's values: the fleet's knobs, then the advanced
+        overrides of `values["scheduler"]`; None when either is invalid."""
         raw = values.get("scheduler")
-        if raw is None:
-            return cls()
+        raw = {} if raw is None else raw
         if not isinstance(raw, dict):
             return None
         try:
-            return cls.model_validate(raw)
+            fleet = FleetSettings.model_validate(values)
+            return cls.model_validate({**fleet_knobs(fleet), **raw})
         except ValidationError:
             return None
 
@@ -202,4 +263,11 @@ class SchedulerPolicy(_Frozen):
         return [r for r in self.relationships if r.bot_id == bot_id]
 
 
-__all__ = ["ChatOverrides", "RelationshipSetting", "SchedulerPolicy"]
+__all__ = [
+    "MAX_GAP_SHAPE",
+    "ChatOverrides",
+    "RelationshipSetting",
+    "SchedulerPolicy",
+    "fleet_knobs",
+    "gap_shape_for",
+]

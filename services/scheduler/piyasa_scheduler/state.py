@@ -1,7 +1,8 @@
 """The scheduler's state, folded from the log; every apply is idempotent.
 
 - CONFIG (last per subject): bots, chats, stances, holdings, controls, and
-  the policy (`SettingsChanged.values["scheduler"]`).
+  the policy (the fleet's `settings.changed`: its knobs, then the advanced
+  overrides of `values["scheduler"]`; see `policy.py`).
 - CONVERSATION (a window): the chats' shared history (sent messages and
   humans' messages: Telegram never shows a bot another bot's message, so this
   is the only history the bots share), humans seen, pending human messages
@@ -43,6 +44,7 @@ from piyasa_contracts.events.conversation import (
     TurnExpired,
 )
 from piyasa_contracts.events.work import GenerationRequested
+from piyasa_contracts.fleet_settings import SETTINGS_ID
 from piyasa_contracts.registry import Event
 from piyasa_scheduler.analysis import Analyzer, LineFacts
 from piyasa_scheduler.chat import ChatState, PendingHuman, SealedLine
@@ -173,6 +175,10 @@ class FleetState:
             self._usernames[new.lower()] = p.id
 
     def apply_settings_changed(self, p: SettingsChanged, event_id: str) -> None:
+        """The fleet's settings (only the one aggregate, `SETTINGS_ID`; a delete changes
+        nothing: the last settings written stay in force)."""
+        if p.id != SETTINGS_ID or p.deleted:
+            return
         policy = SchedulerPolicy.parse(p.values)
         if policy is None:
             log.warning("ignoring invalid scheduler settings", extra={"event_id": event_id})

@@ -7,12 +7,14 @@ In that order of preference, among the chat's recent lines:
    late);
 2. a human's question still waiting for an answer;
 3. the recent line that most strongly takes the opposite side of one of the
-   speaker's stances;
+   speaker's stances, with `disagreement_reply_probability` (the fleet's
+   `reply_probability`);
 4. none: the speaker starts or continues a thread on its topic.
 """
 
 from __future__ import annotations
 
+import random
 from datetime import datetime
 
 from piyasa_contracts.events._common import ChatLine
@@ -22,7 +24,7 @@ from piyasa_scheduler.state import FleetState
 
 
 def choose_target(
-    fleet: FleetState, chat: ChatState, bot_id: str, now: datetime
+    fleet: FleetState, chat: ChatState, bot_id: str, now: datetime, rng: random.Random
 ) -> ChatLine | None:
     lines = recent_lines(fleet, chat, now)
     mention = addressed_to(chat, bot_id, lines)
@@ -32,7 +34,9 @@ def choose_target(
     if question is not None:
         return question
     found = disagreements(fleet, chat, bot_id, lines)
-    return found[0].line if found else None
+    if found and rng.random() < fleet.policy.disagreement_reply_probability:
+        return found[0].line
+    return None
 
 
 def pending_question(chat: ChatState) -> ChatLine | None:

@@ -206,7 +206,7 @@ async def test_settings_have_documented_defaults_and_validated_ranges(api):
     first = await api.viewer.get("/settings")
     assert first.status_code == 200
     assert first.json()["version"] == 0
-    assert first.json()["values"]["dedup_threshold"] == 0.88
+    assert first.json()["values"]["dedup_threshold"] == 0.4
 
     patched = await api.operator.patch(
         "/settings?wait=projected",
@@ -233,7 +233,7 @@ async def test_settings_have_documented_defaults_and_validated_ranges(api):
         headers={"If-Match": str(got["version"])},
     )
     assert replaced.status_code == 200, replaced.text
-    assert (await api.viewer.get("/settings")).json()["values"]["dedup_threshold"] == 0.88
+    assert (await api.viewer.get("/settings")).json()["values"]["dedup_threshold"] == 0.4
 
 
 async def test_control_start_stop_pause_fleet_chat_and_bot(api):

@@ -1,8 +1,8 @@
 """The generator against the session's real NATS and fake provider servers (real SDKs).
 
 `generator(...)` wires replicas exactly as `main.py` does (`generator_setup`) into a
-context of this test's prefix, and runs their consumers; `bus` publishes requests
-and reads what the generator emitted.
+context of this test's prefix, and runs their followers (caught up first) and
+consumers; `bus` publishes requests and reads what the generator emitted.
 """
 
 from __future__ import annotations
@@ -138,7 +138,8 @@ async def fake() -> AsyncIterator[Callable[..., Awaitable[FakeLLM]]]:
 
 @asynccontextmanager
 async def generator(settings: GeneratorSettings) -> AsyncIterator[ServiceContext]:
-    """One replica, wired by the service's own setup, consuming until the block ends."""
+    """One replica, wired by the service's own setup, following and consuming until the block
+    ends."""
     nc = await connect(settings.nats_url, f"generator:{settings.instance_id}")
     js = jetstream(nc)
     topology = settings.topology()
@@ -153,6 +154,10 @@ async def generator(settings: GeneratorSettings) -> AsyncIterator[ServiceContext
         health=HealthServer("generator"),
     )
     await generator_setup(settings)(ctx)
+    for follower in ctx.followers:
+        await follower.start()
+    for follower in ctx.followers:
+        await eventually(follower.caught_up.is_set, message=f"{follower.name} caught up")
     for runner in ctx.consumers:
         runner.start()
     try:
@@ -160,6 +165,8 @@ async def generator(settings: GeneratorSettings) -> AsyncIterator[ServiceContext
     finally:
         for runner in ctx.consumers:
             await runner.stop(grace_s=5.0)
+        for follower in ctx.followers:
+            await follower.stop()
         for callback in ctx.on_stop:
             await callback()
         await nc.close()

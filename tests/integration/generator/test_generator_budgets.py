@@ -18,8 +18,8 @@ pytestmark = pytest.mark.integration
 
 async def test_two_replicas_admit_no_more_than_the_shared_rate(bus: Bus) -> None:
     clock = ManualClock()
-    a = await SharedBudgets.open(bus.js, bus.topology, clock, bot_daily_usd=0)
-    b = await SharedBudgets.open(bus.js, bus.topology, clock, bot_daily_usd=0)
+    a = await SharedBudgets.open(bus.js, bus.topology, clock)
+    b = await SharedBudgets.open(bus.js, bus.topology, clock)
     limits = Limits(rpm=60)  # one per second, a burst of 60
 
     decisions = []
@@ -38,8 +38,8 @@ async def test_two_replicas_admit_no_more_than_the_shared_rate(bus: Bus) -> None
 
 async def test_a_cool_down_reported_to_one_replica_holds_for_the_other(bus: Bus) -> None:
     clock = ManualClock()
-    a = await SharedBudgets.open(bus.js, bus.topology, clock, bot_daily_usd=0)
-    b = await SharedBudgets.open(bus.js, bus.topology, clock, bot_daily_usd=0)
+    a = await SharedBudgets.open(bus.js, bus.topology, clock)
+    b = await SharedBudgets.open(bus.js, bus.topology, clock)
     await a.acquire("groq", "k1", Limits(), tokens=1, bot_id=None, priced=True)
     await a.settle(
         "groq", "k1", reserved_tokens=1, used_tokens=0, cost_usd=0.0, limits=None,
@@ -56,8 +56,8 @@ async def test_a_cool_down_reported_to_one_replica_holds_for_the_other(bus: Bus)
 
 async def test_headers_seen_by_one_replica_pace_the_other(bus: Bus) -> None:
     clock = ManualClock()
-    a = await SharedBudgets.open(bus.js, bus.topology, clock, bot_daily_usd=0)
-    b = await SharedBudgets.open(bus.js, bus.topology, clock, bot_daily_usd=0)
+    a = await SharedBudgets.open(bus.js, bus.topology, clock)
+    b = await SharedBudgets.open(bus.js, bus.topology, clock)
     await a.acquire("openai", "k1", Limits(), tokens=1, bot_id=None, priced=True)
     await a.settle(
         "openai", "k1", reserved_tokens=1, used_tokens=1, cost_usd=0.0,
@@ -72,8 +72,8 @@ async def test_headers_seen_by_one_replica_pace_the_other(bus: Bus) -> None:
 
 async def test_daily_cost_budgets_per_provider_and_per_bot(bus: Bus) -> None:
     clock = ManualClock()
-    budgets = await SharedBudgets.open(bus.js, bus.topology, clock, bot_daily_usd=0.01)
-    limits = Limits(daily_usd=0.05)
+    budgets = await SharedBudgets.open(bus.js, bus.topology, clock)
+    limits = Limits(daily_usd=0.05, bot_daily_usd=0.01)
     for bot in ("bot-a", "bot-b", "bot-c", "bot-d", "bot-e"):
         assert (await budgets.acquire("openai", "k1", limits, tokens=1, bot_id=bot, priced=True)).go
         await budgets.settle(

@@ -12,11 +12,14 @@ from types import SimpleNamespace
 import pytest
 
 from piyasa_common.clock import SystemClock
-from piyasa_contracts import decode, encode
+from piyasa_contracts import Envelope, decode, encode, make_event
+from piyasa_contracts.events.config import SettingsChanged
 from piyasa_contracts.events.conversation import TurnExpired
 from piyasa_contracts.events.work import Drafted
+from piyasa_contracts.fleet_settings import SETTINGS_ID, FleetSettings
 from piyasa_contracts.ids import derive_event_id
 from piyasa_generator.budget import SharedBudgets
+from piyasa_generator.fleet import FleetKnobs
 from piyasa_generator.handler import GenerationHandler, clean_for
 from piyasa_generator.pricing import PriceTable
 from piyasa_generator.providers.offline import OfflineProvider
@@ -94,11 +97,11 @@ async def test_a_redelivered_request_emits_the_same_draft_id_and_is_stored_once(
     bus: Bus, nats_url: str, prefix: str
 ) -> None:
     settings = generator_settings(nats_url, prefix)
-    budgets = await SharedBudgets.open(bus.js, bus.topology, SystemClock(), bot_daily_usd=0)
+    budgets = await SharedBudgets.open(bus.js, bus.topology, SystemClock())
     router = Router(
         [OfflineProvider()],
         budgets,
-        limits={},
+        limits=FleetKnobs(settings).limits,
         prices=PriceTable(),
         policy=Policy(),
         clock=SystemClock(),
@@ -116,3 +119,30 @@ async def test_a_redelivered_request_emits_the_same_draft_id_and_is_stored_once(
 
     drafts = await bus.draft_envelopes()
     assert [d.id for d in drafts] == [derive_event_id(event.envelope.id, Drafted.event_type, 0)]
+
+
+async def test_the_fleets_settings_reach_the_generator_from_the_config_stream(
+    bus: Bus, nats_url: str, prefix: str
+) -> None:
+    settings = generator_settings(nats_url, prefix)
+    await bus.publish(fleet_settings(max_message_chars=60))  # written before it starts
+    first = generation_request(language="en", topic="NVDA")
+
+    async with generator(settings) as ctx:
+        await bus.publish(request_envelope(first))
+        capped = await bus.draft_for(first.turn_id)
+        await bus.publish(fleet_settings(max_message_chars=40))  # changed while it runs
+        [follower] = ctx.followers
+        await eventually(lambda: follower.applied == 2, message="second settings folded")
+        second = generation_request(language="en", topic="NVDA")
+        await bus.publish(request_envelope(second))
+        recapped = await bus.draft_for(second.turn_id)
+
+    assert capped.request.style.max_chars == 60 and len(capped.text) <= 60
+    assert recapped.request.style.max_chars == 40 and len(recapped.text) <= 40
+
+
+def fleet_settings(**knobs: object) -> Envelope:
+    """The fleet's settings as the config API stores them: every knob, defaulted."""
+    values = FleetSettings(**knobs).model_dump(mode="json")  # type: ignore[arg-type]
+    return make_event(SettingsChanged(id=SETTINGS_ID, values=values), occurred_at=datetime.now(UTC))

@@ -34,6 +34,7 @@ from piyasa_common.telemetry import configure_tracing
 from piyasa_contracts import Envelope, EventKeys, Payload, StreamRole, decode, make_event
 from piyasa_contracts.events._common import ActiveHours, Persona
 from piyasa_contracts.events.config import BotChanged, ChatChanged, SettingsChanged
+from piyasa_contracts.fleet_settings import SETTINGS_ID
 from piyasa_dispatcher.main import setup_for as dispatcher_setup
 from piyasa_generator.main import generator_setup
 from piyasa_generator.settings import GeneratorSettings
@@ -152,7 +153,7 @@ async def test_one_message_is_one_trace_from_the_schedulers_turn_to_telegram(
     # One bot allowed one message an hour, awake all day: the chat gets exactly one turn.
     await fleet.publish(
         SettingsChanged(
-            id="global",
+            id=SETTINGS_ID,
             values={"scheduler": {"min_gap_s": 0, "slot_grace_s": 60, "turn_deadline_s": 60}},
         )
     )

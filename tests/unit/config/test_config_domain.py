@@ -14,7 +14,7 @@ from piyasa_config.api.errors import _status_for, printable
 from piyasa_config.auth import credentials
 from piyasa_config.domain.fleet import FleetDocument, from_yaml, to_yaml
 from piyasa_config.domain.ids import holding_id, stance_id
-from piyasa_config.domain.rules import chat_bots, check_flip, check_timezone
+from piyasa_config.domain.rules import chat_bots, check_flip, check_timezone, flip_cooldown
 from piyasa_config.domain.text import check_text
 from piyasa_config.domain.wizard import example_fleet
 from piyasa_config.errors import (
@@ -59,6 +59,20 @@ def test_a_flip_inside_the_cooldown_is_refused():
 )
 def test_changes_that_are_not_a_flip_inside_the_cooldown_pass(until, new, force):
     check_flip(stance(Position.BULLISH, until), new, now=NOW, force=force)
+
+
+@pytest.mark.parametrize(
+    ("new", "cooldown_h", "until"),
+    [
+        (Position.BEARISH, 24.0, NOW + timedelta(hours=24)),  # a flip: the fleet's cooldown
+        (Position.BEARISH, 0.0, None),  # a flip with no cooldown set
+        (Position.BULLISH, 24.0, NOW - timedelta(hours=1)),  # no flip: its own cooldown stays
+    ],
+)
+def test_a_flip_gets_the_fleets_stance_cooldown(new, cooldown_h, until):
+    current = stance(Position.BULLISH, NOW - timedelta(hours=1))
+    revised = current.model_copy(update={"position": new, "strength": 0.9})
+    assert flip_cooldown(current, revised, now=NOW, cooldown_h=cooldown_h).cooldown_until == until
 
 
 def test_natural_key_ids_are_stable_and_ignore_case_and_spaces():
@@ -141,7 +155,7 @@ def test_text_that_cannot_be_stored_is_refused_naming_the_field(data, field):
 
 
 def test_fleet_settings_document_defaults_and_refuse_unknown_knobs_on_input():
-    assert FleetSettings().dedup_threshold == 0.88
+    assert FleetSettings().dedup_threshold == 0.4
     assert FleetSettings.model_validate({"future_knob": 1}).turns_in_flight_per_chat == 1
     with pytest.raises(ValueError):
         FleetSettingsInput.model_validate({"future_knob": 1})

@@ -12,6 +12,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from piyasa_common.clock import ManualClock
 from piyasa_common.telemetry import configure_tracing, shutdown_tracing
+from piyasa_generator.budget import Limits
 from piyasa_generator.errors import (
     GenerationFailed,
     MustWait,
@@ -55,7 +56,7 @@ def router(*providers: Stub, clock: ManualClock | None = None, **policy: object)
     return Router(
         providers,  # type: ignore[arg-type]
         None,
-        limits={},
+        limits=lambda _: Limits(),
         prices=PriceTable(),
         policy=Policy(**policy),  # type: ignore[arg-type]
         clock=clock or ManualClock(),

@@ -119,3 +119,31 @@ def test_rows_are_reused_after_eviction_without_confusing_windows() -> None:
     assert found is not None and found.key == "k1999"
     assert ix.nearest(ix.fingerprint(distinct(3)), chat_id="c3", bot_id="b3", now=NOW) is None
     assert len(ix) <= 5 * 3 + 7 * 3
+
+
+def test_retuning_rebuilds_the_bands_of_a_large_window_for_the_new_threshold() -> None:
+    big = Window(5_000, timedelta(days=30))
+    ix = NearDuplicateIndex(threshold=0.9, chat_window=big, bot_window=big)
+    for i in range(1_000):  # past the size compared in full: only the bands find candidates
+        add(ix, f"h{i}", distinct(i), bot=f"b{i % 3}", at=NOW - timedelta(seconds=1_000 - i))
+    add(ix, "target", TEXT, bot="b0")
+    loose = "Bitcoin yine 60 binin üzerine çıktı, alıcılar istekli, hacim de artıyor."
+    assert ix.nearest(ix.fingerprint(loose), chat_id="c1", bot_id="b9", now=NOW) is None
+
+    ix.retune(threshold=0.4, chat_window_count=5_000)
+
+    match = ix.nearest(ix.fingerprint(loose), chat_id="c1", bot_id="b9", now=NOW)
+    assert match is not None and match.key == "target" and 0.4 <= match.similarity < 0.9
+    ix.discard("h999")  # sent: kept; the rebuilt buckets still drop what leaves
+    assert len(ix) == 1_001
+
+
+def test_retuning_to_a_smaller_window_sheds_the_oldest_at_its_next_use() -> None:
+    ix = index()
+    add(ix, "old", TEXT, at=NOW - timedelta(minutes=20))
+    for i in range(10):
+        add(ix, f"k{i}", distinct(i), at=NOW - timedelta(minutes=10 - i))
+
+    ix.retune(threshold=0.4, chat_window_count=10)
+
+    assert ix.nearest(ix.fingerprint(PARAPHRASE), chat_id="c1", bot_id="b9", now=NOW) is None

@@ -13,7 +13,9 @@ from piyasa_common.clock import ManualClock
 from piyasa_common.errors import Poison
 from piyasa_contracts import Envelope, EventKeys, derive_event_id, make_event
 from piyasa_contracts.events._common import Member, Persona
+from piyasa_contracts.events.config import SettingsChanged
 from piyasa_contracts.events.work import Drafted, GenerationRequested
+from piyasa_contracts.fleet_settings import SETTINGS_ID, FleetSettings
 from piyasa_contracts.registry import Event
 from piyasa_domain import LexiconStanceClassifier
 from piyasa_guard.bootstrap import build_state
@@ -115,6 +117,21 @@ async def test_the_last_attempt_drops_the_turn(rig: Any) -> None:
     rejected, dropped = publisher.published
     assert rejected.payload["will_retry"] is False
     assert dropped.type == "turn.dropped" and dropped.payload["stage"] == "guard"
+
+
+async def test_the_fleets_guard_max_retries_of_zero_drops_the_first_rejected_draft(
+    rig: Any,
+) -> None:
+    handler, publisher, state, _ = rig
+    values = FleetSettings(guard_max_retries=0).model_dump(mode="json")
+    settings = SettingsChanged(id=SETTINGS_ID, values=values)
+    state.apply_config(Event(make_event(settings, occurred_at=datetime.now(UTC)), settings), 1)
+
+    await handler(make_draft("Hemen Bitcoin alın!", attempt=0), None)
+
+    rejected, dropped = publisher.published
+    assert rejected.payload["will_retry"] is False
+    assert dropped.type == "turn.dropped"
 
 
 async def test_an_expired_turn_is_dropped_as_expired(rig: Any) -> None:

@@ -10,8 +10,13 @@ from piyasa_contracts.events._common import Position
 from piyasa_contracts.events.config import HoldingChanged, SettingsChanged, StanceChanged
 from piyasa_contracts.events.conversation import DispatchFailed, FailureAction, Sent
 from piyasa_contracts.events.work import Approved, Rejected, RejectionReason
+from piyasa_contracts.fleet_settings import SETTINGS_ID, FleetSettings
 from piyasa_contracts.registry import Event
+from piyasa_domain import LexiconStanceClassifier
 from piyasa_guard.bootstrap import build_state
+from piyasa_guard.hygiene import Hygiene
+from piyasa_guard.model import CheckContext, DraftView
+from piyasa_guard.reasons import ReasonCode
 from piyasa_guard.settings import GuardSettings
 from piyasa_guard.state import GuardState
 
@@ -44,11 +49,12 @@ def test_stances_and_holdings_follow_their_latest_config_and_deletes() -> None:
 def test_operator_overrides_change_the_policy_and_bad_ones_are_ignored() -> None:
     s = state(guard_disclaimer="YTD")
     values = {"guard": {"max_attempts": 4, "disclaimers": {"c1": "Yatırım tavsiyesi değildir."}}}
-    s.apply_config(event(SettingsChanged(id="global", values=values)), 1)
+    s.apply_config(event(SettingsChanged(id=SETTINGS_ID, values=values)), 1)
     assert s.max_attempts() == 4
     assert s.policy("c1").disclaimer == "Yatırım tavsiyesi değildir."
     assert s.policy("c2").disclaimer == "YTD"
-    s.apply_config(event(SettingsChanged(id="global", values={"guard": {"max_attempts": -1}})), 2)
+    invalid = SettingsChanged(id=SETTINGS_ID, values={"guard": {"max_attempts": -1}})
+    s.apply_config(event(invalid), 2)
     assert s.max_attempts() == 4
 
 
@@ -93,3 +99,88 @@ def test_another_replicas_rejection_is_remembered_for_a_redelivery() -> None:
     remembered = s.decided("draft9")
     assert remembered is not None and remembered.outcome == "dropped"
     assert [r.code.value for r in remembered.reasons] == ["direct_order"]
+
+
+def fleet_settings(*, guard: dict[str, object] | None = None, **knobs: object) -> SettingsChanged:
+    """The fleet's settings as the config API stores them (every knob, defaulted), with the
+    guard's own overrides if given."""
+    values = FleetSettings(**knobs).model_dump(mode="json")  # type: ignore[arg-type]
+    if guard is not None:
+        values["guard"] = guard
+    return SettingsChanged(id=SETTINGS_ID, values=values)
+
+
+def sent_in(chat_id: str, turn_id: str, text: str, at: datetime = NOW) -> Event:
+    payload = Sent(
+        turn_id=turn_id,
+        bot_id="b2",
+        telegram_chat_id=-1,
+        telegram_message_id=1,
+        text=text,
+        sent_at=at,
+    )
+    return event(payload, EventKeys(chat_id=chat_id, bot_id="b2"))
+
+
+PARAPHRASE = "Altın yine yükseliyor, ons fiyatı rekor denemesinde, dolar zayıf."
+"""About 0.64 similar to TEXT."""
+
+
+def test_the_fleets_dedup_threshold_decides_what_is_a_near_duplicate() -> None:
+    s = state(guard_near_duplicate_threshold=0.4)
+    s.apply_conversation(sent_in("c1", "t1", TEXT), 1)
+    fp = s.index.fingerprint(PARAPHRASE)
+    assert s.index.nearest(fp, chat_id="c1", bot_id="b1", now=NOW) is not None
+
+    s.apply_config(event(fleet_settings(dedup_threshold=0.9)), 2)
+
+    assert s.index.nearest(fp, chat_id="c1", bot_id="b1", now=NOW) is None
+
+
+def test_the_fleets_dedup_window_bounds_the_chats_recent_messages() -> None:
+    s = state()
+    s.apply_config(event(fleet_settings(dedup_window_messages=10)), 1)
+    s.apply_conversation(sent_in("c1", "old", TEXT, NOW - timedelta(minutes=30)), 2)
+    for i in range(10):
+        filler = f"Mesaj {i}: {'kısa not ' * (i + 1)}"
+        s.apply_conversation(sent_in("c1", f"t{i}", filler, NOW - timedelta(minutes=20 - i)), 3)
+
+    fp = s.index.fingerprint(PARAPHRASE)
+    assert s.index.nearest(fp, chat_id="c1", bot_id="b1", now=NOW) is None  # fell out
+
+
+def test_the_fleets_guard_max_retries_bounds_regenerations_and_guard_overrides_win() -> None:
+    s = state(guard_max_attempts=2)
+    s.apply_config(event(fleet_settings(guard_max_retries=5)), 1)
+    assert s.max_attempts() == 5
+    s.apply_config(event(fleet_settings(guard_max_retries=5, guard={"max_attempts": 1})), 2)
+    assert s.max_attempts() == 1
+
+
+def test_the_fleets_max_message_chars_caps_a_drafts_length() -> None:
+    s = state()
+    long = "Altın bugün yükseliyor. " * 8  # 192 characters, sentences of 24
+    draft = DraftView(text=long, bot_id="b1", chat_id="c1", turn_id="t1", max_chars=400)
+
+    def hygiene() -> tuple[int, list[ReasonCode]]:
+        ctx = CheckContext(now=NOW, classifier=LexiconStanceClassifier(), policy=s.policy("c1"))
+        verdict = Hygiene()(long, draft, ctx)
+        return len(verdict.text or ""), [r.code for r in verdict.reasons]
+
+    assert hygiene() == (len(long.strip()), [])
+    s.apply_config(event(fleet_settings(max_message_chars=100)), 1)
+    length, reasons = hygiene()
+    assert reasons == [] and 60 <= length <= 100  # trimmed at a sentence end
+    s.apply_config(event(fleet_settings(max_message_chars=20)), 2)
+    assert hygiene()[1] == [ReasonCode.TOO_LONG]
+
+
+def test_settings_of_another_aggregate_or_deleted_are_not_the_fleets() -> None:
+    s = state(guard_max_attempts=2)
+    for ignored in (
+        SettingsChanged(id="global", values={"guard_max_retries": 7}),
+        SettingsChanged(id=SETTINGS_ID, deleted=True, values={"guard_max_retries": 7}),
+        SettingsChanged(id=SETTINGS_ID, values={"guard_max_retries": 70}),  # out of range
+    ):
+        s.apply_config(event(ignored), 1)
+    assert s.max_attempts() == 2 and s.fleet is None

@@ -22,6 +22,7 @@ from piyasa_contracts.events.config import (
     StanceChanged,
 )
 from piyasa_contracts.events.conversation import IncomingMessage, Sent
+from piyasa_contracts.fleet_settings import SETTINGS_ID, FleetSettings
 from piyasa_contracts.registry import Event
 from piyasa_scheduler.harness import SIM_KEY, MemoAnalyzer, SimulatedUnsealer
 from piyasa_scheduler.state import FleetState
@@ -93,7 +94,17 @@ def holding(bot_id: str, symbol: str, quantity: float) -> HoldingChanged:
 
 
 def settings(**scheduler: Any) -> SettingsChanged:
-    return SettingsChanged(id="global", values={"scheduler": scheduler})
+    """The fleet's settings at their defaults, with the scheduler's advanced overrides."""
+    return SettingsChanged(id=SETTINGS_ID, values={"scheduler": scheduler})
+
+
+def fleet_settings(*, scheduler: dict[str, Any] | None = None, **knobs: Any) -> SettingsChanged:
+    """The fleet's settings as the config API stores them (every knob, defaulted), with the
+    scheduler's advanced overrides if given."""
+    values = FleetSettings(**knobs).model_dump(mode="json")
+    if scheduler is not None:
+        values["scheduler"] = scheduler
+    return SettingsChanged(id=SETTINGS_ID, values=values)
 
 
 def control(scope: ControlScope, target: str | None, state: ControlState) -> ControlChanged:

@@ -7,6 +7,8 @@ import random
 from collections import Counter
 from datetime import timedelta
 
+import pytest
+
 from piyasa_scheduler.context import emotion, mentionable
 from piyasa_scheduler.speaker import (
     back_and_forth,
@@ -22,6 +24,7 @@ from tests.unit.scheduler.scheduler_world import (
     bot,
     chat,
     fleet,
+    fleet_settings,
     holding,
     incoming,
     minutes,
@@ -115,26 +118,57 @@ def test_back_and_forth_counts_alternation_until_a_pause_or_a_third_voice() -> N
 
 def test_reply_target_prefers_a_mention_then_a_question_then_a_disagreement() -> None:
     state = fleet(
-        [bot("a"), bot("b"), bot("c"), chat("c1", ["a", "b", "c"]), stance("c", "altın", "bearish")]
+        [
+            bot("a"),
+            bot("b"),
+            bot("c"),
+            chat("c1", ["a", "b", "c"]),
+            stance("c", "altın", "bearish"),
+            settings(disagreement_reply_probability=1.0),
+        ]
     )
     c = state.chat("c1")
-    assert choose_target(state, c, "c", START) is None  # nothing to answer: a new thread
+    rng = random.Random(1)
+    assert choose_target(state, c, "c", START, rng) is None  # nothing to answer: a new thread
 
     state.apply_conversation(sent("c1", "a", "altın uçacak", at=START - minutes(4)), 0)
-    assert _text(choose_target(state, c, "c", START)) == "altın uçacak"
+    assert _text(choose_target(state, c, "c", START, rng)) == "altın uçacak"
 
     state.apply_conversation(incoming("c1", "p1", "dolar ne olur sizce?", at=START - minutes(3)), 0)
-    assert _text(choose_target(state, c, "c", START)) == "dolar ne olur sizce?"
+    assert _text(choose_target(state, c, "c", START, rng)) == "dolar ne olur sizce?"
 
     state.apply_conversation(sent("c1", "b", "@c_bot sen ne diyorsun", at=START - minutes(2)), 0)
-    assert _text(choose_target(state, c, "c", START)) == "@c_bot sen ne diyorsun"
+    assert _text(choose_target(state, c, "c", START, rng)) == "@c_bot sen ne diyorsun"
+
+
+@pytest.mark.parametrize(("chance", "low", "high"), [(0.0, 0, 0), (0.6, 100, 140), (1.0, 200, 200)])
+def test_the_fleets_reply_probability_is_the_chance_a_turn_answers_a_disagreement(
+    chance: float, low: int, high: int
+) -> None:
+    state = fleet(
+        [
+            bot("a"),
+            bot("c"),
+            chat("c1", ["a", "c"]),
+            stance("c", "altın", "bearish"),
+            fleet_settings(reply_probability=chance),
+        ]
+    )
+    c = state.chat("c1")
+    state.apply_conversation(sent("c1", "a", "altın uçacak", at=START - minutes(4)), 0)
+
+    targets = [choose_target(state, c, "c", START, random.Random(s)) for s in range(200)]
+
+    replies = sum(1 for t in targets if t is not None)
+    assert low <= replies <= high
+    assert {_text(t) for t in targets if t is not None} <= {"altın uçacak"}
 
 
 def test_old_lines_are_no_reply_targets() -> None:
     state = fleet([bot("a"), bot("c"), chat("c1", ["a", "c"]), stance("c", "altın", "bearish")])
     c = state.chat("c1")
     state.apply_conversation(sent("c1", "a", "altın uçacak", at=START - timedelta(hours=2)), 0)
-    assert choose_target(state, c, "c", START) is None
+    assert choose_target(state, c, "c", START, random.Random(1)) is None
 
 
 def test_topic_follows_the_reply_target_and_the_bots_own_stances() -> None:

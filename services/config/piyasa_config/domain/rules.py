@@ -1,8 +1,8 @@
-"""Validation beyond the field types, and the stance cooldown rule."""
+"""Validation beyond the field types, and the stance cooldown rules."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from piyasa_config.errors import CooldownActive, Invalid
@@ -30,6 +30,18 @@ def check_flip(
     until = current.cooldown_until
     if position != current.position and until is not None and now < until:
         raise CooldownActive(until)
+
+
+def flip_cooldown(
+    current: StanceChanged, new: StanceChanged, *, now: datetime, cooldown_h: float
+) -> StanceChanged:
+    """A stance whose position flips cannot flip back for `cooldown_h` hours (the fleet's
+    `stance_cooldown_h`; 0: no cooldown). Only for a write that names no `cooldown_until`
+    of its own; any other change keeps the stance's cooldown."""
+    if current.deleted or new.position == current.position:
+        return new
+    until = now + timedelta(hours=cooldown_h) if cooldown_h > 0 else None
+    return new.model_copy(update={"cooldown_until": until})
 
 
 def chat_bots(bot_ids: list[str], listener_bot_id: str | None) -> list[str]:

@@ -1,10 +1,9 @@
-"""The providers settings configure, in fallback order, and their budget settings."""
+"""The providers settings configure, in fallback order."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from piyasa_generator.budget import Limits
 from piyasa_generator.providers.base import Provider
 from piyasa_generator.settings import GeneratorSettings
 
@@ -71,14 +70,3 @@ def build_providers(settings: GeneratorSettings) -> list[Provider]:
 
             out.append(OfflineProvider())
     return out
-
-
-def budget_limits(settings: GeneratorSettings) -> dict[str, Limits]:
-    return {
-        name: Limits(
-            rpm=settings.llm_rpm.get(name),
-            tpm=settings.llm_tpm.get(name),
-            daily_usd=settings.daily_budget(name),
-        )
-        for name in settings.configured()
-    }

@@ -13,12 +13,13 @@ from piyasa_config.api.errors import ERRORS
 from piyasa_config.api.models import ID_PATTERN, After, Deleted, Limit, Page, json_response
 from piyasa_config.auth.roles import Role
 from piyasa_config.domain.ids import holding_id, stance_id
-from piyasa_config.domain.rules import check_flip
+from piyasa_config.domain.rules import check_flip, flip_cooldown
 from piyasa_config.errors import Forbidden, NotFound
 from piyasa_config.store.reads import Row
 from piyasa_config.store.writer import revise
 from piyasa_contracts.events._common import Position
-from piyasa_contracts.events.config import HoldingChanged, StanceChanged
+from piyasa_contracts.events.config import HoldingChanged, SettingsChanged, StanceChanged
+from piyasa_contracts.fleet_settings import SETTINGS_ID, FleetSettings
 
 router = APIRouter(tags=["stances and holdings"], responses=ERRORS)
 
@@ -111,6 +112,7 @@ async def get_stance(state: State, _: Viewer, stance_id: AggregateId, response: 
     "/stances/{stance_id}",
     response_model=Stance,
     summary="Change a stance; flipping its position before cooldown_until is refused (409)",
+    description="A flip that names no cooldown_until gets the fleet's stance_cooldown_h.",
 )
 async def patch_stance(
     state: State,
@@ -127,10 +129,15 @@ async def patch_stance(
     changes = {k: v for k, v in body.model_dump(exclude_unset=True).items()}
     changes = {k: v for k, v in changes.items() if v is not None or k == "cooldown_until"}
     now = state.clock.now()
+    cooldown_h = None
+    if body.position is not None and "cooldown_until" not in body.model_fields_set:
+        cooldown_h = await _stance_cooldown_h(state)
 
     def change(current: StanceChanged) -> StanceChanged:
         new = revise(current, changes)
         check_flip(current, new.position, now=now, force=force)
+        if cooldown_h is not None:
+            new = flip_cooldown(current, new, now=now, cooldown_h=cooldown_h)
         return new
 
     stored = await state.writer.update(
@@ -273,6 +280,13 @@ async def delete_holding(
     )
     await settle(state, stored, wait, response)
     return Deleted(id=holding_id, version=stored.version)
+
+
+async def _stance_cooldown_h(state: State) -> float:
+    """The fleet's `stance_cooldown_h`, as the settings stand in the log now."""
+    settings = await state.events.current(SettingsChanged, SETTINGS_ID)
+    values = settings.state.values if settings.state is not None and settings.live else {}
+    return FleetSettings.model_validate(values).stance_cooldown_h
 
 
 async def _row(state: State, table: str, aggregate_id: str) -> Row:
