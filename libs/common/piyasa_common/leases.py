@@ -303,12 +303,14 @@ class EpochFence:
         self._service = service
         self._current: dict[int, int] = {}
         self._task: asyncio.Task[None] | None = None
+        self._watcher: KeyValue.KeyWatcher | None = None
         self._ready = asyncio.Event()
 
     async def start(self) -> None:
         kv = await self._js.key_value(self._bucket)
         # NATS wildcards match whole tokens only: watch the service, filter here.
         watcher = await kv.watch(f"{self._service}.>", include_history=False)
+        self._watcher = watcher
         self._task = asyncio.create_task(self._follow(watcher), name=f"fence:{self._service}")
         await self._ready.wait()
 
@@ -343,6 +345,9 @@ class EpochFence:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._watcher is not None:  # its subscription too, or draining NATS waits on it
+            with contextlib.suppress(Exception):
+                await self._watcher.stop()  # type: ignore[no-untyped-call]
 
 
 def _safe_token(value: str) -> str:

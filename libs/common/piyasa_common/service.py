@@ -39,6 +39,9 @@ from piyasa_contracts import Topology
 
 log = logging.getLogger(__name__)
 
+_NATS_DRAIN_S = 5.0
+"""Longest wait for the NATS connection to drain at the end of a stop."""
+
 Setup = Callable[["ServiceContext"], Awaitable[None]]
 
 
@@ -326,8 +329,14 @@ class Service:
         await heartbeat.stop()
         await lag.stop()
         shutdown_tracing()
-        with contextlib.suppress(Exception):
-            await ctx.nc.drain()
+        # Everything was stopped above: what is left to drain is bookkeeping. Bounded, as
+        # nats-py waits up to 30 s for a subscription that will not drain.
+        try:
+            await asyncio.wait_for(ctx.nc.drain(), _NATS_DRAIN_S)
+        except Exception:
+            log.warning("NATS did not drain in time; closing", exc_info=True)
+            with contextlib.suppress(Exception):
+                await ctx.nc.close()
         await health.stop()
         log.info("stopped")
 
