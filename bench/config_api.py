@@ -264,7 +264,13 @@ class Fleet:
         return r
 
     async def update_stance(self, c: httpx.AsyncClient, i: int) -> httpx.Response:
-        body = {"position": ("bullish", "bearish", "neutral")[i % 3], "strength": random.random()}
+        # No cooldown: every update flips the position, and a flip sets the fleet's cooldown
+        # unless the write names its own (`stance_cooldown_h`).
+        body = {
+            "position": ("bullish", "bearish", "neutral")[i % 3],
+            "strength": random.random(),
+            "cooldown_until": None,
+        }
         # Consecutive i (in flight together) touch distinct stances: no 409s.
         return await c.patch(f"/stances/{self.stances[i % len(self.stances)]}", json=body)
 
