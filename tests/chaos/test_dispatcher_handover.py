@@ -10,7 +10,6 @@ from each replica's own counter (`piyasa_dispatcher_poll_conflicts_total`).
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections import Counter
@@ -20,6 +19,7 @@ import httpx
 import pytest
 
 from piyasa_common.heartbeat import read_heartbeats
+from piyasa_dispatcher.ledger import SendLedger, State
 from tests.integration.dispatcher.conftest import rig_on
 from tests.integration.dispatcher.rig import Bot, Chat, DispatcherProcess, Rig
 from tests.integration.dispatcher.sandbox_process import SandboxProcess
@@ -104,7 +104,16 @@ async def test_each_token_is_polled_by_one_replica_and_a_kill_moves_it_to_the_ot
     ]
     for bot, chat in doomed:
         await rig.approve(bot, chat, "y" * 30, deadline_s=60)
-    await asyncio.sleep(0.5)  # let the victim persist them and start typing
+    ledger = SendLedger(rig.js, rig.topology)
+    victims = [p for p in range(PARTITIONS) if by_owner[p] == victim.instance]
+
+    async def persisted() -> bool:
+        """Every doomed turn is a scheduled send in the victim's ledger (still typing)."""
+        loaded = [await ledger.load(p) for p in victims]
+        scheduled = [s for records in loaded for s in records.values()]
+        return sum(s.record.state is State.SCHEDULED for s in scheduled) >= len(doomed)
+
+    await eventually(persisted, timeout=10, interval=0.05, message="the victim's scheduled sends")
     assert await rig.events("message.sent") == []
     assert await conflicts(rig, victim) == 0
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import socket
 import tempfile
-import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -17,6 +15,7 @@ from nats.aio.client import Client as NatsClient
 
 from piyasa_cli.embedded import EmbeddedNats, EmbeddedPostgres, EmbeddedServerError
 from piyasa_cli.embedded.nats import parse_ports
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -27,22 +26,6 @@ def state_dir() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="piyasa-emb-"))
     yield path
     shutil.rmtree(path, ignore_errors=True)
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]] | Callable[[], bool], timeout: float = 10.0
-) -> None:
-    """Wait until ``check()`` is true, failing after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(0.01)
 
 
 def _listening_socket() -> socket.socket:

@@ -17,6 +17,7 @@ from typing import Any
 import uvicorn
 
 from tests.fakes.llm.dialects import Dialect, Limits, Usage
+from tests.support.waiting import eventually
 
 Latency = Callable[[], float]
 TextFor = Callable[[dict[str, Any], int], str]
@@ -210,10 +211,14 @@ class FakeLLM:
         )
         self._server = _QuietServer(config)
         self._task = asyncio.create_task(self._server.serve())
-        while not self._server.started:
-            if self._task.done():
-                self._task.result()
-            await asyncio.sleep(0.005)
+        await eventually(
+            lambda: self._server is not None and (self._server.started or self._task.done()),
+            timeout=10,
+            interval=0.005,
+            message="the fake LLM server started",
+        )
+        if self._task.done():
+            self._task.result()  # it failed to start: raise why
         sockets = self._server.servers[0].sockets
         self.port = int(sockets[0].getsockname()[1])
         return self.url
