@@ -77,8 +77,12 @@ class Publisher:
         *,
         expected_last_subject_seq: int | None = None,
         subject: str | None = None,
+        encoded: bytes | None = None,
     ) -> api.PubAck:
         """Store one event and return its ack; duplicates are success.
+
+        `encoded`: the envelope's `encode()`, when the caller has it already (it costs
+        about as much as the publish).
 
         With `expected_last_subject_seq` the write only lands if the subject's
         last sequence is still that one (0: the subject must be empty), else
@@ -88,7 +92,7 @@ class Publisher:
         headers = self.headers_for(envelope)
         if expected_last_subject_seq is not None:
             headers[EXPECTED_LAST_SUBJECT_SEQ] = str(expected_last_subject_seq)
-        payload = encode(envelope)
+        payload = encode(envelope) if encoded is None else encoded
         try:
             try:
                 # The first attempt runs outside tenacity, whose per-call machinery

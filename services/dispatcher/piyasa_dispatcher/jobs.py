@@ -53,6 +53,9 @@ class Job:
     """Its approved message's trace context: what it does later (typing, posting) opens
     spans in that trace (`tracing.job_span`)."""
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
+    approved_json: str | None = field(default=None, repr=False)
+    """The approved event as delivered (JSON), kept in the ledger as it came: encoding the
+    envelope again would cost as much as the rest of scheduling it."""
 
     @property
     def bot_id(self) -> str:

@@ -28,7 +28,7 @@ from piyasa_common.clock import Clock
 from piyasa_common.publisher import Publisher
 from piyasa_common.sealing import DataKeys
 from piyasa_common.secrets import SecretUnavailable
-from piyasa_contracts import Envelope, decode
+from piyasa_contracts import Envelope, decode, encode
 from piyasa_contracts.events.work import Approved, ReactionApproved
 from piyasa_dispatcher import compose, metrics, tracing
 from piyasa_dispatcher.events import sent_event
@@ -208,7 +208,12 @@ class Outbox:
 
     # -- entering: the approved message's handler ----------------------------------------
     def reserve(
-        self, envelope: Envelope, payload: Approved | ReactionApproved, partition: int, seq: int
+        self,
+        envelope: Envelope,
+        payload: Approved | ReactionApproved,
+        partition: int,
+        seq: int,
+        raw: bytes,
     ) -> Job | None:
         """Take the job's place in its chat's lane now, before any await, so that turns
         are ordered as they were approved. None: this replica holds the turn already."""
@@ -230,6 +235,7 @@ class Outbox:
             seq,
             self._epochs.get(partition),
             trace=tracing.current(),
+            approved_json=raw.decode(),
         )
         self._jobs[key] = job
         if isinstance(payload, Approved):
@@ -283,7 +289,7 @@ class Outbox:
             seq=job.seq,
             slot_at=slot,
             kind="message" if isinstance(payload, Approved) else "reaction",
-            approved=job.envelope.model_dump_json(exclude_none=True),
+            approved=job.approved_json or job.envelope.model_dump_json(exclude_none=True),
             at=wall,
             traceparent=tracing.traceparent(job.trace),
         )
@@ -456,7 +462,7 @@ class Outbox:
     async def _post(self, job: Job, lane: Lane, telegram_chat_id: int) -> None:
         try:
             with tracing.job_span("dispatch message", job):
-                await self._send(job, telegram_chat_id)
+                await self._send(job, lane, telegram_chat_id)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -467,11 +473,15 @@ class Outbox:
                 job.phase = Phase.READY
                 job.not_before = self._now() + self._settings.dispatcher_retry_initial_s
         finally:
-            if lane.posting is job:
-                lane.posting = None
+            self._release(lane, job)
+
+    def _release(self, lane: Lane, job: Job) -> None:
+        """The chat may post its next turn: Telegram has answered this one (or it failed)."""
+        if lane.posting is job:
+            lane.posting = None
             asyncio.get_running_loop().call_soon(self._pump, lane)
 
-    async def _send(self, job: Job, telegram_chat_id: int) -> None:
+    async def _send(self, job: Job, lane: Lane, telegram_chat_id: int) -> None:
         approved = job.payload
         assert isinstance(approved, Approved) and job.record is not None
         try:
@@ -512,22 +522,27 @@ class Outbox:
             sent_at=sent_at,
             epoch=job.epoch,
         )
+        encoded = encode(envelope)
         sent = intent.moved(
             State.SENT,
             sent_at.timestamp(),
             message_id=message.message_id,
-            sent=envelope.model_dump_json(exclude_none=True),
+            sent=encoded.decode(),
             approved=None,
         )
+        # Posted: the chat's next turn need not wait for the bookkeeping below (Telegram has
+        # this one, in order), and a turn replying to it can resolve its message id now.
+        revision = job.revision
+        self.forget(job)
+        self._conversation.record_sent(approved.turn_id, telegram_chat_id, message.message_id)
+        self._release(lane, job)
         try:
-            stored = await self._ledger.update(job.key, sent, job.revision, ttl)
+            stored = await self._ledger.update(job.key, sent, revision, ttl)
             job.record, job.revision = sent, stored.revision
         except Exception:
             log.exception("could not record a sent message", extra={"turn_id": job.turn_id})
         metrics.AMBIGUOUS_WINDOW.observe(time.perf_counter() - started)
-        self.forget(job)
-        self._conversation.record_sent(approved.turn_id, telegram_chat_id, message.message_id)
-        await self._publisher.publish(envelope)
+        await self._publisher.publish(envelope, encoded=encoded)
         metrics.SENDS.labels("sent").inc()
         metrics.MESSAGES_SENT.labels(job.chat_id).inc()
         metrics.APPROVED_TO_SENT.observe(

@@ -268,7 +268,9 @@ class DispatcherRuntime:
                 raise Poison("the turn key differs from the payload's turn")
             # No await before `reserve`: the job takes its place in the chat's lane in the
             # order the consumer delivered the messages.
-            job = outbox.reserve(event.envelope, payload, partition, delivery.stream_sequence)
+            job = outbox.reserve(
+                event.envelope, payload, partition, delivery.stream_sequence, delivery.msg.data
+            )
             if job is None:
                 if outbox.accepting(partition, payload.turn_id):
                     # A redelivery while the first delivery is still being persisted: acking

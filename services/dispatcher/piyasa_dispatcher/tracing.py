@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from opentelemetry import context as otel_context
+from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Span
 from opentelemetry.util.types import Attributes
@@ -46,8 +47,20 @@ def from_traceparent(value: str | None) -> Context | None:
 @contextmanager
 def job_span(name: str, job: Job) -> Iterator[Span]:
     """A span in the job's trace (a trace of its own when the job kept none), current
-    while the block runs, so the Bot API call inside it becomes its child."""
+    while the block runs, so the Bot API call inside it becomes its child.
+
+    In a trace that is not sampled nothing would be recorded: the job's context is made
+    current as it is, so what the block publishes still carries the trace's id, without
+    the cost of a span nobody sees."""
     parent = job.trace if job.trace is not None else Context()
+    kept = trace.get_current_span(parent).get_span_context()
+    if kept.is_valid and not kept.trace_flags.sampled:
+        token = otel_context.attach(parent)
+        try:
+            yield trace.get_current_span(parent)
+        finally:
+            otel_context.detach(token)
+        return
     attributes: Attributes = {
         "piyasa.bot_id": job.bot_id,
         "piyasa.chat_id": job.chat_id,

@@ -92,3 +92,24 @@ def test_a_job_without_a_trace_starts_its_own_instead_of_joining_the_current_one
     assert post.get_span_context().trace_id != other.get_span_context().trace_id
     [finished] = [s for s in exporter.get_finished_spans() if s.name == "dispatch message"]
     assert finished.parent is None
+
+
+def test_an_unsampled_trace_gets_no_span_but_what_the_post_publishes_keeps_its_id() -> None:
+    exporter = InMemorySpanExporter()
+    configure_tracing("piyasa-test", otlp_endpoint=None, sample_ratio=0.0, exporter=exporter)
+    try:
+        with tracer("consumer").start_as_current_span("handle message.approved") as handler:
+            job = _job(tracing.current())
+        with (
+            tracer("consumer").start_as_current_span("another turn"),
+            tracing.job_span("dispatch message", job) as post,
+        ):
+            published = tracing.traceparent(tracing.current())
+    finally:
+        shutdown_tracing()
+
+    kept = handler.get_span_context()
+    assert not kept.trace_flags.sampled and not post.is_recording()
+    assert published is not None
+    assert published.startswith(f"00-{kept.trace_id:032x}-{kept.span_id:016x}-")
+    assert exporter.get_finished_spans() == ()

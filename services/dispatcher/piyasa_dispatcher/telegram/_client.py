@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,9 +45,14 @@ logging.getLogger("httpcore").setLevel(logging.WARNING)
 _tracer = trace.get_tracer("piyasa.telegram")
 
 _JSON = {"content-type": "application/json"}
-_SHARDS = 16
 
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+_NOT_SENT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.LocalProtocolError,
+    httpx.UnsupportedProtocol,
+)
 """Failures before the request left: trying again cannot post twice."""
 
 
@@ -67,31 +71,19 @@ class BotApi:
         self._timeout = timeout_s
         self._timeouts: dict[float, dict[str, float | None]] = {}
         self._urls: dict[tuple[str, str], httpx.URL] = {}
-        # Several small pools rather than one big one, a bot always in the same: httpcore
-        # looks at every connection of a pool on every request, and one bot's burst then
-        # queues behind its own pool only. Requests go to the transports directly: the
-        # client layer (cookies, auth, redirects, URL merging) costs more than the call
-        # and Telegram needs none of it.
-        if transport is not None:
-            self._pools: list[httpx.AsyncBaseTransport] = [transport]
-        else:
-            shards = max(1, min(_SHARDS, max_connections // 4))
-            per_shard = max(1, max_connections // shards)
-            tls = httpx.create_ssl_context()  # one, shared: building one costs ~25 ms
-            self._pools = [
-                AsyncioTransport(max_connections=per_shard, ssl_context=tls) for _ in range(shards)
-            ]
+        # Requests go to the transport directly: the client layer (cookies, auth, redirects,
+        # URL merging) costs more than the call, and Telegram needs none of it.
+        self._transport = transport or AsyncioTransport(
+            max_connections=max_connections,
+            ssl_context=httpx.create_ssl_context(),
+        )
 
     @property
     def base_url(self) -> str:
         return self._base
 
     async def aclose(self) -> None:
-        for pool in self._pools:
-            await pool.aclose()
-
-    def _pool(self, token: str) -> httpx.AsyncBaseTransport:
-        return self._pools[zlib.crc32(token.encode()) % len(self._pools)]
+        await self._transport.aclose()
 
     async def call(
         self, token: str, method: str, params: dict[str, Any], *, timeout_s: float | None = None
@@ -111,7 +103,7 @@ class BotApi:
             with _tracer.start_as_current_span(f"telegram {method}") as span:
                 span.set_attribute("telegram.method", method)
                 try:
-                    result = await self._exchange(token, method, request, started)
+                    result = await self._exchange(method, request, started)
                 except TelegramApiError as exc:
                     span.set_attribute("telegram.outcome", str(exc.error_code))
                     raise
@@ -120,13 +112,11 @@ class BotApi:
                     raise
                 span.set_attribute("telegram.outcome", "ok")
                 return result
-        return await self._exchange(token, method, request, started)
+        return await self._exchange(method, request, started)
 
-    async def _exchange(
-        self, token: str, method: str, request: httpx.Request, started: float
-    ) -> Any:
+    async def _exchange(self, method: str, request: httpx.Request, started: float) -> Any:
         try:
-            response = await self._pool(token).handle_async_request(request)
+            response = await self._transport.handle_async_request(request)
             try:
                 await response.aread()
             finally:

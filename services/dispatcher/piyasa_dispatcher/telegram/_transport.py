@@ -1,202 +1,266 @@
-"""The httpx transport the client uses: httpcore's pool over plain asyncio streams.
+"""The httpx transport the client uses: HTTP/1.1 keep-alive over asyncio protocols.
 
-httpx's default transport reaches the socket through anyio, which costs about
-as much CPU per call as the rest of the HTTP stack together (measured: a
-tenth of the dispatcher's time per message). The dispatcher runs on asyncio
-only, so this transport gives httpcore a network backend on asyncio's own
-streams, and maps httpcore's errors to httpx's, as httpx's transport does.
-It is an `httpx.AsyncBaseTransport`: `BotApi` takes any, tests a MockTransport.
+httpx's default transport goes through httpcore's connection pool and anyio:
+locks, cancellation shields and async-library sniffing on every request cost
+more CPU than the HTTP itself, and h11's pure-Python parsing nearly as much
+again (measured: httpx's transport about 40% of the dispatcher's time per
+message, this one under 15%). A Bot API call is one small JSON POST and one
+small JSON answer, so this transport keeps only what that needs: the request
+head written from httpx's already validated request, the answer parsed by
+httptools (llhttp, the parser uvicorn and Node.js use) straight from an
+`asyncio.Protocol`, a LIFO list of idle keep-alive connections per origin, a
+semaphore for the connection limit, and httpx's exceptions, so that callers
+tell "never left" (connect, pool) from "may have arrived" (read, write,
+protocol) exactly as with httpx's own transport. It is an
+`httpx.AsyncBaseTransport`: `BotApi` takes any, tests a MockTransport.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl
 import typing
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Callable
 
-import httpcore
+import httptools
 import httpx
 
-_ERRORS: tuple[tuple[type[Exception], type[httpx.RequestError]], ...] = (
-    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
-    (httpcore.ReadTimeout, httpx.ReadTimeout),
-    (httpcore.WriteTimeout, httpx.WriteTimeout),
-    (httpcore.PoolTimeout, httpx.PoolTimeout),
-    (httpcore.ConnectError, httpx.ConnectError),
-    (httpcore.ReadError, httpx.ReadError),
-    (httpcore.WriteError, httpx.WriteError),
-    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
-    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
-    (httpcore.ProtocolError, httpx.ProtocolError),
-    (httpcore.NetworkError, httpx.NetworkError),
-    (httpcore.TimeoutException, httpx.TimeoutException),
-)
+KEEPALIVE_EXPIRY_S = 4.0
+"""Idle connections older than this are not reused: shorter than common servers'
+keep-alive timeouts (uvicorn's is 5 s), so a request never races the server's close."""
+
+_Origin = tuple[bytes, bytes, int]
+_Answer = tuple[int, bytes, list[tuple[bytes, bytes]], bytes]
+"""Status, reason phrase, headers, body."""
+_FRAMING = (b"content-length", b"transfer-encoding")
 
 
-@contextlib.contextmanager
-def _httpx_errors(request: httpx.Request) -> typing.Iterator[None]:
-    try:
-        yield
-    except httpcore.UnsupportedProtocol as exc:
-        raise httpx.UnsupportedProtocol(str(exc), request=request) from exc
-    except Exception as exc:
-        for core, mapped in _ERRORS:
-            if isinstance(exc, core):
-                raise mapped(str(exc), request=request) from exc
-        raise
+def request_head(request: httpx.Request, body: bytes) -> bytes:
+    """The request line and headers, from what httpx has validated and normalised
+    (the URL is percent-encoded; header values are checked here for line breaks)."""
+    lines = [request.method.encode("ascii"), b" ", request.url.raw_path, b" HTTP/1.1\r\n"]
+    for name, value in request.headers.raw:
+        if name.lower() in _FRAMING:
+            continue  # the body is whole here: framed by its length below
+        if b"\r" in value or b"\n" in value or b"\r" in name or b"\n" in name:
+            raise httpx.LocalProtocolError("a header contains a line break", request=request)
+        lines += (name, b": ", value, b"\r\n")
+    lines += (b"Content-Length: ", str(len(body)).encode("ascii"), b"\r\n\r\n")
+    return b"".join(lines)
 
 
-class _Stream(httpcore.AsyncNetworkStream):
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._reader = reader
-        self._writer = writer
+class _Connection(asyncio.Protocol):
+    """One HTTP/1.1 connection: one request at a time, its answer read whole."""
 
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        try:
-            async with asyncio.timeout(timeout):
-                return await self._reader.read(max_bytes)
-        except TimeoutError:
-            raise httpcore.ReadTimeout("read timed out") from None
-        except OSError as exc:
-            raise httpcore.ReadError(str(exc)) from exc
+    def __init__(self, on_lost: Callable[[_Connection], None]) -> None:
+        self._parser = httptools.HttpResponseParser(self)
+        self._transport: asyncio.Transport | None = None
+        self._waiter: asyncio.Future[_Answer] | None = None
+        self._on_lost = on_lost
+        self._reason = b""
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._body: list[bytes] = []
+        self._headers_done = False
+        self.usable = True
+        self.idle_since = 0.0
 
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        if not buffer:
+    # -- asyncio.Protocol ------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not `asyncio.Transport` subclasses: no isinstance check.
+        self._transport = typing.cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        if self._waiter is None:
+            # Bytes on an idle connection are no answer to anything: the server is closing
+            # it (or misbehaving), and it must not carry the next request.
+            self.close()
             return
         try:
-            self._writer.write(buffer)
-            async with asyncio.timeout(timeout):
-                await self._writer.drain()
-        except TimeoutError:
-            raise httpcore.WriteTimeout("write timed out") from None
-        except OSError as exc:
-            raise httpcore.WriteError(str(exc)) from exc
+            self._parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._fail(httpx.RemoteProtocolError(f"malformed answer: {exc}"))
+            self.close()
 
-    async def aclose(self) -> None:
-        self._writer.close()
-        with contextlib.suppress(OSError, ssl.SSLError):
-            await self._writer.wait_closed()
+    def eof_received(self) -> bool:
+        self.usable = False
+        framed = any(name.lower() in _FRAMING for name, _ in self._headers)
+        if self._waiter is not None and self._headers_done and not framed:
+            self._answer()  # a body delimited by the connection's close
+        return False
 
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        try:
-            async with asyncio.timeout(timeout):
-                await self._writer.start_tls(ssl_context, server_hostname=server_hostname)
-        except TimeoutError:
-            await self.aclose()
-            raise httpcore.ConnectTimeout("TLS handshake timed out") from None
-        except (OSError, ssl.SSLError) as exc:
-            await self.aclose()
-            raise httpcore.ConnectError(str(exc)) from exc
-        return self
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.usable = False
+        self._fail(
+            httpx.RemoteProtocolError("Server disconnected without sending a response.")
+            if exc is None
+            else httpx.ReadError(str(exc))
+        )
+        self._on_lost(self)
 
-    def get_extra_info(self, info: str) -> typing.Any:
-        if info == "ssl_object":
-            return self._writer.get_extra_info("ssl_object")
-        if info == "client_addr":
-            return self._writer.get_extra_info("sockname")
-        if info == "server_addr":
-            return self._writer.get_extra_info("peername")
-        if info == "socket":
-            return self._writer.get_extra_info("socket")
-        if info == "is_readable":
-            # An idle keep-alive connection that became readable was closed by the server
-            # (asyncio has read its EOF already): it must not be reused.
-            return self._reader.at_eof()
-        return None
+    # -- httptools' callbacks --------------------------------------------------------------
 
+    def on_status(self, reason: bytes) -> None:
+        self._reason += reason
 
-class _AsyncioBackend(httpcore.AsyncNetworkBackend):
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[typing.Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        local = (local_address, 0) if local_address else None
-        try:
-            async with asyncio.timeout(timeout):
-                reader, writer = await asyncio.open_connection(host, port, local_addr=local)
-        except TimeoutError:
-            raise httpcore.ConnectTimeout(f"connecting to {host}:{port} timed out") from None
-        except OSError as exc:
-            raise httpcore.ConnectError(str(exc)) from exc
-        sock = writer.get_extra_info("socket")
-        for option in socket_options or ():
-            sock.setsockopt(*option)
-        return _Stream(reader, writer)
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name, value))
 
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[typing.Any] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        raise httpcore.ConnectError("unix sockets are not used for Telegram")
+    def on_headers_complete(self) -> None:
+        self._headers_done = True
 
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
+    def on_body(self, body: bytes) -> None:
+        self._body.append(body)
 
+    def on_message_complete(self) -> None:
+        if self._parser.get_status_code() < 200:
+            self._reset()  # a 1xx comes before the answer itself: read on
+            return
+        if not self._parser.should_keep_alive():
+            self.usable = False
+        self._answer()
 
-class _Body(httpx.AsyncByteStream):
-    def __init__(self, stream: typing.AsyncIterable[bytes], request: httpx.Request) -> None:
-        self._stream = stream
-        self._request = request
+    # -- one exchange ----------------------------------------------------------------------
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        with _httpx_errors(self._request):
-            async for part in self._stream:
-                yield part
+    async def exchange(self, head: bytes, body: bytes) -> _Answer:
+        assert self._transport is not None and self._waiter is None
+        waiter: asyncio.Future[_Answer] = asyncio.get_running_loop().create_future()
+        self._waiter = waiter
+        self._transport.write(head + body)
+        return await waiter
 
-    async def aclose(self) -> None:
-        closer = getattr(self._stream, "aclose", None)
-        if closer is not None:
-            await closer()
+    def write_pending(self) -> bool:
+        return self._transport is not None and self._transport.get_write_buffer_size() > 0
+
+    def close(self) -> None:
+        self.usable = False
+        if self._transport is not None:
+            self._transport.close()
+
+    def _answer(self) -> None:
+        waiter = self._waiter
+        answer = (self._parser.get_status_code(), self._reason, self._headers, b"".join(self._body))
+        self._waiter = None
+        self._reset()
+        if waiter is not None and not waiter.done():
+            waiter.set_result(answer)
+
+    def _fail(self, error: httpx.TransportError) -> None:
+        waiter = self._waiter
+        self._waiter = None
+        self._reset()
+        self.usable = False
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(error)
+
+    def _reset(self) -> None:
+        self._reason = b""
+        self._headers = []
+        self._body = []
+        self._headers_done = False
 
 
 class AsyncioTransport(httpx.AsyncBaseTransport):
-    """HTTP/1.1 keep-alive connections through httpcore, on asyncio streams."""
+    """HTTP/1.1 keep-alive connections, at most `max_connections` open at once."""
 
-    def __init__(self, *, max_connections: int, ssl_context: ssl.SSLContext) -> None:
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl_context,
-            max_connections=max_connections,
-            max_keepalive_connections=max_connections,
-            keepalive_expiry=5.0,
-            network_backend=_AsyncioBackend(),
-        )
+    def __init__(
+        self,
+        *,
+        max_connections: int,
+        ssl_context: ssl.SSLContext,
+        keepalive_expiry_s: float = KEEPALIVE_EXPIRY_S,
+    ) -> None:
+        self._ssl = ssl_context
+        self._expiry = keepalive_expiry_s
+        self._slots = asyncio.Semaphore(max_connections)
+        self._idle: dict[_Origin, list[_Connection]] = {}
+        self._open: set[_Connection] = set()
+
+    @property
+    def open_connections(self) -> int:
+        return len(self._open)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        assert isinstance(request.stream, httpx.AsyncByteStream)
-        core = httpcore.Request(
-            method=request.method,
-            url=httpcore.URL(
-                scheme=request.url.raw_scheme,
-                host=request.url.raw_host,
-                port=request.url.port,
-                target=request.url.raw_path,
-            ),
-            headers=request.headers.raw,
-            content=request.stream,
-            extensions=request.extensions,
-        )
-        with _httpx_errors(request):
-            response = await self._pool.handle_async_request(core)
-        assert isinstance(response.stream, typing.AsyncIterable)
-        return httpx.Response(
-            status_code=response.status,
-            headers=response.headers,
-            stream=_Body(response.stream, request),
-            extensions=response.extensions,
-        )
+        timeouts = request.extensions.get("timeout", {})
+        body = await request.aread()
+        head = request_head(request, body)
+        if self._slots.locked():
+            try:
+                async with asyncio.timeout(timeouts.get("pool")):
+                    await self._slots.acquire()
+            except TimeoutError:
+                raise httpx.PoolTimeout("no connection free in time", request=request) from None
+        else:
+            await self._slots.acquire()  # free: returns without suspending
+        connection: _Connection | None = None
+        try:
+            origin = (request.url.raw_scheme, request.url.raw_host, request.url.port or 0)
+            connection = self._reuse(origin) or await self._connect(origin, request, timeouts)
+            try:
+                async with asyncio.timeout(timeouts.get("read")):
+                    status, reason, headers, content = await connection.exchange(head, body)
+            except TimeoutError:
+                timeout = httpx.WriteTimeout if connection.write_pending() else httpx.ReadTimeout
+                raise timeout("no answer in time", request=request) from None
+            except httpx.TransportError as exc:
+                exc.request = request
+                raise
+            response = httpx.Response(
+                status_code=status,
+                headers=headers,
+                content=content,
+                extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason},
+            )
+            if connection.usable:
+                connection.idle_since = asyncio.get_running_loop().time()
+                self._idle.setdefault(origin, []).append(connection)
+                connection = None
+            return response
+        finally:
+            if connection is not None:
+                connection.close()
+            self._slots.release()
+
+    def _reuse(self, origin: _Origin) -> _Connection | None:
+        idle = self._idle.get(origin)
+        if not idle:
+            return None
+        oldest_usable = asyncio.get_running_loop().time() - self._expiry
+        while idle:
+            connection = idle.pop()
+            if connection.usable and connection.idle_since >= oldest_usable:
+                return connection
+            connection.close()
+        return None
+
+    async def _connect(
+        self, origin: _Origin, request: httpx.Request, timeouts: dict[str, float | None]
+    ) -> _Connection:
+        scheme, raw_host, port = origin
+        host = raw_host.decode("ascii")
+        tls = scheme == b"https"
+        if not port:
+            port = 443 if tls else 80
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(timeouts.get("connect")):
+                _, connection = await loop.create_connection(
+                    lambda: _Connection(self._open.discard),
+                    host,
+                    port,
+                    ssl=self._ssl if tls else None,
+                    server_hostname=host if tls else None,
+                )
+        except TimeoutError:
+            raise httpx.ConnectTimeout(
+                f"connecting to {host}:{port} timed out", request=request
+            ) from None
+        except (OSError, ssl.SSLError) as exc:
+            raise httpx.ConnectError(str(exc), request=request) from None
+        self._open.add(connection)
+        return connection
 
     async def aclose(self) -> None:
-        await self._pool.aclose()
+        for connection in list(self._open):
+            connection.close()
+        self._idle.clear()
