@@ -23,6 +23,7 @@ from tenacity import (
 )
 
 from piyasa_common import metrics
+from piyasa_common.acks import JetStreamAcks, acks_for
 from piyasa_common.errors import Conflict, PublishFailed
 from piyasa_common.telemetry import inject_headers
 from piyasa_contracts import Envelope, StreamRole, Topology, encode, subject_for
@@ -53,8 +54,10 @@ class Publisher:
         *,
         attempts: int = 6,
         timeout_s: float = 5.0,
+        acks: JetStreamAcks | None = None,
     ) -> None:
         self._js = js
+        self._acks = acks or acks_for(js)
         self._topology = topology
         self._attempts = attempts
         self._timeout_s = timeout_s
@@ -97,7 +100,7 @@ class Publisher:
             try:
                 # The first attempt runs outside tenacity, whose per-call machinery
                 # costs about as much as encoding the event; retries go through it.
-                ack = await self._js.publish(
+                ack = await self._acks.publish(
                     subject, payload, timeout=self._timeout_s, headers=dict(headers)
                 )
             except _TRANSIENT as first_failure:
@@ -136,7 +139,7 @@ class Publisher:
                 if attempt.retry_state.attempt_number == 1:
                     raise first_failure
                 metrics.PUBLISH_RETRIES.inc()
-                return await self._js.publish(
+                return await self._acks.publish(
                     subject, payload, timeout=self._timeout_s, headers=dict(headers)
                 )
         raise AssertionError("unreachable: tenacity re-raises the last failure")

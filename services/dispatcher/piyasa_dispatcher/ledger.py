@@ -31,11 +31,12 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from nats.js import JetStreamContext
+from nats.js import JetStreamContext, api
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import APIError, KeyNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
+from piyasa_common.acks import acks_for
 from piyasa_common.errors import PiyasaError
 from piyasa_contracts import Bucket, Topology
 
@@ -84,25 +85,27 @@ class Record:
     """The approved message's trace: a new owner posts in the same trace."""
 
     def encode(self) -> bytes:
-        data: dict[str, Any] = {"s": self.state.value, "q": self.seq, "t": self.slot_at}
+        # Written by hand: three records per message, and json.dumps of even this small
+        # dict costs more than the rest of a write's Python. Numbers are ints and finite
+        # floats (repr is valid JSON); the envelopes are JSON already, spliced in as is.
+        parts = [f'{{"s":"{self.state.value}","q":{int(self.seq)},"t":{float(self.slot_at)!r}']
         if self.kind != "message":
-            data["k"] = self.kind
+            parts.append(f',"k":{_json(self.kind)}')
         if self.attempts:
-            data["n"] = self.attempts
+            parts.append(f',"n":{int(self.attempts)}')
         if self.telegram_chat_id is not None:
-            data["c"] = self.telegram_chat_id
+            parts.append(f',"c":{int(self.telegram_chat_id)}')
         if self.message_id is not None:
-            data["m"] = self.message_id
-        data["at"] = self.at
+            parts.append(f',"m":{int(self.message_id)}')
+        parts.append(f',"at":{float(self.at)!r}')
         if self.traceparent is not None:
-            data["tp"] = self.traceparent
-        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-        # The envelopes are JSON already: spliced in, not parsed and dumped again.
+            parts.append(f',"tp":{_json(self.traceparent)}')
         if self.approved is not None:
-            text = f'{text[:-1]},"a":{self.approved}}}'
+            parts.append(f',"a":{self.approved}')
         if self.sent is not None:
-            text = f'{text[:-1]},"e":{self.sent}}}'
-        return text.encode()
+            parts.append(f',"e":{self.sent}')
+        parts.append("}")
+        return "".join(parts).encode()
 
     @classmethod
     def decode(cls, raw: bytes) -> Record:
@@ -148,6 +151,7 @@ def ledger_key(partition: int, turn_id: str) -> str:
 class SendLedger:
     def __init__(self, js: JetStreamContext, topology: Topology) -> None:
         self._js = js
+        self._acks = acks_for(js)
         self._bucket = topology.bucket(Bucket.SENDS)
         self._stream = f"KV_{self._bucket}"
         self._kv: KeyValue | None = None
@@ -179,15 +183,16 @@ class SendLedger:
         return Stored(record, await self._write(key, record, last, ttl_s))
 
     async def _write(self, key: str, record: Record, expected: int, ttl_s: int) -> int:
-        """One compare-and-set write. (Not `publish_async`: nats-py 2.16 never resolves its
-        future when the server refuses the write, which is exactly the case that matters.)"""
+        """One compare-and-set write, awaited for the stream's answer."""
         try:
-            ack = await self._js.publish(
+            ack = await self._acks.publish(
                 f"$KV.{self._bucket}.{key}",
                 record.encode(),
                 timeout=_ACK_TIMEOUT_S,
-                headers={"Nats-Expected-Last-Subject-Sequence": str(expected)},
-                msg_ttl=max(1, ttl_s),
+                headers={
+                    "Nats-Expected-Last-Subject-Sequence": str(expected),
+                    api.Header.MSG_TTL: str(max(1, ttl_s)),
+                },
             )
         except APIError as exc:
             if exc.err_code in _WRONG_LAST_SEQUENCE:
@@ -241,5 +246,5 @@ class SendLedger:
         return found
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+"""One encoder, built once: `json.dumps` with options builds one per call."""

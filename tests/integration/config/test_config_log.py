@@ -8,6 +8,7 @@ import nats.errors
 import pytest
 import yaml
 
+from piyasa_common.acks import JetStreamAcks, acks_for
 from piyasa_common.publisher import Publisher
 from piyasa_config.domain.wizard import example_fleet
 from piyasa_contracts import StreamRole
@@ -23,17 +24,14 @@ pytestmark = pytest.mark.integration
 
 
 class LosesTheFirstAck:
-    """A JetStream context whose first publish is stored but answered by a timeout."""
+    """Acked publishes whose first is stored but answered by a timeout."""
 
-    def __init__(self, js: Any) -> None:
-        self._js = js
+    def __init__(self, acks: JetStreamAcks) -> None:
+        self._acks = acks
         self.lost = 0
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._js, name)
-
     async def publish(self, *args: Any, **kwargs: Any) -> Any:
-        ack = await self._js.publish(*args, **kwargs)
+        ack = await self._acks.publish(*args, **kwargs)
         if self.lost == 0:
             self.lost += 1
             raise nats.errors.TimeoutError
@@ -42,8 +40,8 @@ class LosesTheFirstAck:
 
 async def test_a_write_retried_after_a_lost_ack_succeeds_once_and_is_not_a_conflict(api):
     created = (await api.operator.post("/bots", json={"name": "A"})).json()
-    flaky = LosesTheFirstAck(api.js)
-    api.state.events._publisher = Publisher(flaky, api.topology)  # type: ignore[arg-type]
+    flaky = LosesTheFirstAck(acks_for(api.js))
+    api.state.events._publisher = Publisher(api.js, api.topology, acks=flaky)  # type: ignore[arg-type]
 
     answer = await api.operator.patch(
         f"/bots/{created['id']}", json={"name": "B"}, headers={"If-Match": str(created["version"])}

@@ -18,6 +18,7 @@ protocol) exactly as with httpx's own transport. It is an
 from __future__ import annotations
 
 import asyncio
+import select
 import ssl
 import typing
 from collections.abc import Callable
@@ -133,9 +134,27 @@ class _Connection(asyncio.Protocol):
         return self._transport is not None and self._transport.get_write_buffer_size() > 0
 
     def close(self) -> None:
+        """Close; at once (abort) when bytes are still unsent: a request given up on."""
         self.usable = False
-        if self._transport is not None:
-            self._transport.close()
+        transport = self._transport
+        if transport is None:
+            return
+        if transport.get_write_buffer_size() > 0:
+            transport.abort()
+        else:
+            transport.close()
+
+    def readable(self) -> bool:
+        """Whether the idle socket has something to read: the server's close (or bytes)
+        that arrived with or after the last answer, before the event loop handed them
+        to this protocol. Such a connection must not carry the next request."""
+        assert self._transport is not None
+        sock = self._transport.get_extra_info("socket")
+        if sock is None:
+            return True
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLIN)
+        return bool(poller.poll(0))
 
     def _answer(self) -> None:
         waiter = self._waiter
@@ -161,7 +180,9 @@ class _Connection(asyncio.Protocol):
 
 
 class AsyncioTransport(httpx.AsyncBaseTransport):
-    """HTTP/1.1 keep-alive connections, at most `max_connections` open at once."""
+    """HTTP/1.1 keep-alive connections, at most `max_connections` requests in flight.
+
+    Idle connections to other origins are not counted: the client talks to one."""
 
     def __init__(
         self,
@@ -181,6 +202,9 @@ class AsyncioTransport(httpx.AsyncBaseTransport):
         return len(self._open)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "HEAD":
+            # The parser cannot know an answer has no body unless told the method.
+            raise httpx.LocalProtocolError("HEAD is not supported here", request=request)
         timeouts = request.extensions.get("timeout", {})
         body = await request.aread()
         head = request_head(request, body)
@@ -228,7 +252,11 @@ class AsyncioTransport(httpx.AsyncBaseTransport):
         oldest_usable = asyncio.get_running_loop().time() - self._expiry
         while idle:
             connection = idle.pop()
-            if connection.usable and connection.idle_since >= oldest_usable:
+            if (
+                connection.usable
+                and connection.idle_since >= oldest_usable
+                and not connection.readable()
+            ):
                 return connection
             connection.close()
         return None
