@@ -133,6 +133,18 @@ def answer(
     return version + b" " + status + b"\r\n" + headers + length + b"\r\n" + body
 
 
+async def answer_one(
+    server: Server,
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    response: bytes | None = None,
+) -> None:
+    """Reads one request and answers it (200 by default)."""
+    await server.read_request(reader)
+    writer.write(answer() if response is None else response)
+    await writer.drain()
+
+
 async def answer_every_request(
     server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 ) -> None:
@@ -333,9 +345,7 @@ async def test_an_idle_connection_the_server_closed_is_not_reused() -> None:
     async def handler(
         server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        await server.read_request(reader)
-        writer.write(answer())
-        await writer.drain()
+        await answer_one(server, reader, writer)
         if server.accepted == 1:
             await close_now.wait()
             return  # closes the connection
@@ -363,9 +373,7 @@ async def test_a_connection_the_server_closed_with_its_answer_is_not_reused() ->
     async def handler(
         server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        await server.read_request(reader)
-        writer.write(answer())
-        await writer.drain()
+        await answer_one(server, reader, writer)
         # returning closes the connection
 
     async with serve(handler) as server:
@@ -385,9 +393,7 @@ async def test_bytes_on_an_idle_connection_retire_it() -> None:
     async def handler(
         server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        await server.read_request(reader)
-        writer.write(answer())
-        await writer.drain()
+        await answer_one(server, reader, writer)
         if server.accepted == 1:
             await sent_408.wait()
             writer.write(answer(b"", status=b"408 Request Timeout", headers=b""))
@@ -553,9 +559,7 @@ async def test_a_malformed_answer_is_a_protocol_error(reply: bytes) -> None:
     ) -> None:
         if server.accepted > 1:
             return await answer_every_request(server, reader, writer)
-        await server.read_request(reader)
-        writer.write(reply)
-        await writer.drain()
+        await answer_one(server, reader, writer, reply)
 
     async with serve(handler) as server:
         client = transport()
