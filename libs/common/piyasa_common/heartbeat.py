@@ -17,6 +17,7 @@ from typing import Any
 from nats.js import JetStreamContext
 
 from piyasa_common.clock import Clock
+from piyasa_common.kvread import kv_entries
 from piyasa_contracts import Bucket, Topology
 
 log = logging.getLogger(__name__)
@@ -105,19 +106,11 @@ class HeartbeatWriter:
 
 async def read_heartbeats(js: JetStreamContext, topology: Topology) -> list[Heartbeat]:
     """Every live replica's last heartbeat."""
-    kv = await js.key_value(topology.bucket(Bucket.HEARTBEATS))
-    try:
-        keys = await kv.keys()
-    except Exception as exc:
-        if type(exc).__name__ == "NoKeysError":
-            return []
-        raise
+    entries = await kv_entries(js, topology.bucket(Bucket.HEARTBEATS))
     beats: list[Heartbeat] = []
-    for key in sorted(keys):
-        with contextlib.suppress(Exception):
-            entry = await kv.get(key)
-            if entry.value:
-                beats.append(Heartbeat(**json.loads(entry.value)))
+    for key in sorted(entries):
+        with contextlib.suppress(ValueError, TypeError):  # a beat from another release
+            beats.append(Heartbeat(**json.loads(entries[key].value)))
     return beats
 
 

@@ -37,6 +37,7 @@ from nats.js.kv import KeyValue
 
 from piyasa_common import metrics
 from piyasa_common.clock import Clock
+from piyasa_common.kvread import kv_entries, kv_keys
 from piyasa_contracts import Bucket, Topology
 
 log = logging.getLogger(__name__)
@@ -180,13 +181,8 @@ class PartitionLeases:
         return {int(k[len(prefix) :]) for k in await self._keys(prefix)}
 
     async def _keys(self, prefix: str) -> list[str]:
-        kv = self._kv_or_raise()
-        try:
-            keys = await kv.keys()
-        except Exception as exc:  # nats raises NoKeysError when the bucket is empty
-            if type(exc).__name__ == "NoKeysError":
-                return []
-            raise
+        self._kv_or_raise()
+        keys = await kv_keys(self._js, self._bucket_name, f"{self._service}.>")
         return [k for k in keys if k.startswith(prefix)]
 
     async def _acquire(self, partition: int) -> None:
@@ -304,32 +300,37 @@ class EpochFence:
         self._current: dict[int, int] = {}
         self._task: asyncio.Task[None] | None = None
         self._watcher: KeyValue.KeyWatcher | None = None
-        self._ready = asyncio.Event()
 
     async def start(self) -> None:
+        """Follow the leases, then read the current ones exactly before answering: the
+        watch's own "initial values done" can come before the values under load."""
         kv = await self._js.key_value(self._bucket)
         # NATS wildcards match whole tokens only: watch the service, filter here.
         watcher = await kv.watch(f"{self._service}.>", include_history=False)
         self._watcher = watcher
         self._task = asyncio.create_task(self._follow(watcher), name=f"fence:{self._service}")
-        await self._ready.wait()
+        for entry in (await kv_entries(self._js, self._bucket, f"{self._service}.>")).values():
+            self._seen(entry.key, entry.value, entry.revision)
 
     async def _follow(self, watcher: KeyValue.KeyWatcher) -> None:
-        prefix = f"{self._service}.p"
         async for entry in watcher:
-            if entry is None:  # initial values delivered
-                self._ready.set()
-                continue
-            if not entry.key.startswith(prefix) or entry.operation is not None or not entry.value:
-                continue  # members, deletes, expiry markers: keep the last epoch
-            try:
-                data = json.loads(entry.value)
-            except ValueError:
-                continue
-            epoch = int(data.get("epoch", entry.revision or 0))
-            partition = int(entry.key[len(prefix) :])
-            if epoch > self._current.get(partition, 0):
-                self._current[partition] = epoch
+            if entry is None or entry.operation is not None or not entry.value:
+                continue  # the end of the initial values, deletes, expiry markers
+            self._seen(entry.key, entry.value, entry.revision or 0)
+
+    def _seen(self, key: str, value: bytes, revision: int) -> None:
+        """A lease record; members and unreadable records are no epoch."""
+        prefix = f"{self._service}.p"
+        if not key.startswith(prefix):
+            return
+        try:
+            data = json.loads(value)
+            epoch = int(data.get("epoch", revision))
+            partition = int(key[len(prefix) :])
+        except (ValueError, AttributeError):
+            return
+        if epoch > self._current.get(partition, 0):
+            self._current[partition] = epoch
 
     def current(self, partition: int) -> int | None:
         return self._current.get(partition)

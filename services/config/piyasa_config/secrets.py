@@ -24,9 +24,10 @@ from dataclasses import dataclass
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from nats.js import JetStreamContext
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
+from piyasa_common.kvread import kv_keys
 from piyasa_common.logs import register_secret
 from piyasa_config.errors import Invalid, Unavailable
 from piyasa_config.settings import ConfigSettings
@@ -115,10 +116,7 @@ class TokenVault:
         """Re-encrypt every stored token with the newest key."""
         fernet = self._require()
         kv = await self._bucket_kv()
-        try:
-            refs = await kv.keys()
-        except NoKeysError:
-            return RotationReport(0, [])
+        refs = await kv_keys(self._js, self._bucket)
         rotated, failed = 0, []
         for ref in sorted(refs):
             try:

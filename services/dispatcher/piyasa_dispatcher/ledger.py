@@ -19,33 +19,27 @@
   a redelivery of the approved message is dropped as expired anyway.
 
 Keys are `p<partition>.<turn id>` so that a new owner lists its partition's
-records with one watch. Writes publish to the bucket's subject directly:
+records with one read. Writes publish to the bucket's subject directly:
 `kv.update` has no TTL (NATS.md), and it would make the records permanent.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
 from nats.js import JetStreamContext, api
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import APIError, KeyNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
 from piyasa_common.acks import acks_for
 from piyasa_common.errors import PiyasaError
+from piyasa_common.kvread import kv_entries
 from piyasa_contracts import Bucket, Topology
 
 _WRONG_LAST_SEQUENCE = (10071, 10164)
-_LOAD_BATCH = 256
-_LOAD_INACTIVE_S = 30.0
-"""An ephemeral loader left behind by a crash is removed by the server after this."""
-_MARKER = "Nats-Marker-Reason"
-"""nats-server 2.11+ marks a TTL expiry or purge with this header instead of KV-Operation."""
 _ACK_TIMEOUT_S = 5.0
 
 
@@ -211,39 +205,13 @@ class SendLedger:
         return Stored(Record.decode(entry.value), entry.revision)
 
     async def load(self, partition: int) -> dict[str, Stored]:
-        """Every live record of a partition, by key.
-
-        Read with a pull consumer, whose pending count is exact when it is created: nats-py's
-        `KeyValue.watch` decides it has seen everything from a push consumer's count and the
-        messages already handled, and under load it can say "done" before the first record
-        arrives, which would hand a new owner an empty ledger.
-        """
-        prefix = f"$KV.{self._bucket}."
-        config = ConsumerConfig(
-            deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
-            ack_policy=AckPolicy.NONE,
-            inactive_threshold=_LOAD_INACTIVE_S,
-            mem_storage=True,
-        )
-        sub = await self._js.pull_subscribe(
-            f"{prefix}p{partition:03d}.>", stream=self._stream, config=config
-        )
-        found: dict[str, Stored] = {}
-        try:
-            remaining = (await sub.consumer_info()).num_pending or 0
-            while remaining > 0:
-                for msg in await sub.fetch(min(remaining, _LOAD_BATCH), timeout=_ACK_TIMEOUT_S):
-                    remaining = msg.metadata.num_pending or 0
-                    headers = msg.headers or {}
-                    if not msg.data or "KV-Operation" in headers or _MARKER in headers:
-                        continue  # a delete, a purge or an expiry marker
-                    key = msg.subject[len(prefix) :]
-                    found[key] = Stored(Record.decode(msg.data), msg.metadata.sequence.stream)
-        finally:
-            with contextlib.suppress(Exception):
-                await self._js.delete_consumer(self._stream, config.name or "")
-            await sub.unsubscribe()
-        return found
+        """Every live record of a partition, by key (read exactly: `kvread`)."""
+        entries = await kv_entries(self._js, self._bucket, f"p{partition:03d}.>")
+        return {
+            key: Stored(Record.decode(entry.value), entry.revision)
+            for key, entry in entries.items()
+            if entry.value
+        }
 
 
 _json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
