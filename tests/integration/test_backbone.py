@@ -249,3 +249,53 @@ async def _at_least(n: int, awaitable: Awaitable[list[object]]) -> list[object] 
 
 def _sample(counter: object, *labels: str) -> float:
     return counter.labels(*labels)._value.get()  # type: ignore[attr-defined]
+
+
+async def test_a_replica_whose_lease_ran_out_hands_messages_back_unhandled_or_unacked(
+    backbone: Backbone,
+) -> None:
+    """`holds` false before the handler: not handled; turning false while the handler runs
+    (a stall past the lease): handled but not acked. Either way it comes back at once."""
+    held = {"now": False}
+    seen: Counter[str] = Counter()
+    first, second = request_event("chat1", "turn1"), request_event("chat1", "turn2")
+
+    async def handler(event: Event, delivery: Delivery) -> None:
+        seen[event.envelope.id] += 1
+        if event.envelope.id == second.id and seen[second.id] == 1:
+            held["now"] = False  # the lease runs out while this handler runs
+
+    runner = ConsumerRunner(
+        js=backbone.js,
+        publisher=backbone.publisher,
+        settings=backbone.settings,
+        clock=SystemClock(),
+        stream=StreamRole.WORK,
+        durable="generator",
+        handler=handler,
+        holds=lambda: held["now"],
+    )
+    before = _sample(metrics.NOT_OWNER, "generator")
+    runner.start()
+    try:
+        await backbone.publisher.publish(first)
+        await eventually(
+            lambda: _sample(metrics.NOT_OWNER, "generator") > before,
+            message="the first message handed back",
+        )
+        assert seen[first.id] == 0
+        held["now"] = True
+        # Within less than the ack wait (5 s): handed back with a nak, not left to time out.
+        await eventually(
+            lambda: seen[first.id] == 1, timeout=3, message="handled once the lease is held"
+        )
+
+        await backbone.publisher.publish(second)
+        await eventually(lambda: seen[second.id] == 1, message="the second handled")
+        held["now"] = True
+        await eventually(
+            lambda: seen[second.id] == 2, timeout=3, message="handed back, handled again"
+        )
+    finally:
+        await runner.stop()
+    assert backbone.settings.ack_wait_s == 5.0

@@ -9,6 +9,9 @@ One place decides what happens to a message:
     bytes are not a known event      -> dead-letter now (malformed / unknown type)
     schema version newer than ours   -> nak with a delay and count; never dead-lettered
     stamped with a stale lease epoch -> ack and count; the output of a dead owner is void
+    partition lease may have expired -> nak now and count, before or after the handler: a
+                                        stalled replica never acks what the partition's
+                                        next owner would not see
 
 Handlers never wait while holding a message: in-flight work is bounded by a
 semaphore, and a handler whose work must wait raises Retry instead.
@@ -110,7 +113,10 @@ class ConsumerRunner:
         label: str | None = None,
         fence: Fence | None = None,
         concurrency: int | None = None,
+        holds: Callable[[], bool] | None = None,
     ) -> None:
+        """`holds`: for a partition's consumer, whether this replica still holds the
+        partition's lease (checked before a message is handled and before it is acked)."""
         self._js = js
         self._publisher = publisher
         self._settings = settings
@@ -120,6 +126,7 @@ class ConsumerRunner:
         self._handler = handler
         self._label = label or durable
         self._fence = fence
+        self._holds = holds
         self._limit = concurrency or settings.concurrency
         self._slots = asyncio.Semaphore(self._limit)
         self._inflight: set[asyncio.Task[None]] = set()
@@ -201,6 +208,7 @@ class ConsumerRunner:
                 publisher=self._publisher,
                 clock=self._clock,
                 fence=self._fence,
+                holds=self._holds,
             )
         finally:
             self._slots.release()
@@ -216,9 +224,13 @@ async def process_message(
     publisher: Publisher,
     clock: Clock,
     fence: Fence | None = None,
+    holds: Callable[[], bool] | None = None,
 ) -> None:
     """Apply the table in the module docstring to one message."""
     md = msg.metadata
+    if holds is not None and not holds():
+        await _not_ours(msg, label)
+        return
     started = clock.monotonic()
     try:
         event = decode(msg.data)
@@ -280,7 +292,15 @@ async def process_message(
                 log.warning("handler failed; redelivery in %.1fs: %r", delay, exc)
                 await msg.nak(delay=delay)
         else:
-            if not msg.is_acked:  # a handler may ack early to end a short hold
+            if msg.is_acked:  # a handler may ack early to end a short hold
+                pass
+            elif holds is not None and not holds():
+                # The lease ran out while the handler ran (a stall): the partition's next
+                # owner may have loaded its state already and would never see what this
+                # handler persisted; the redelivery goes to it instead.
+                outcome = "nak"
+                await _not_ours(msg, label)
+            else:
                 await msg.ack()
         finally:
             _observe_handler(label, clock.monotonic() - started)
@@ -343,3 +363,10 @@ async def dead_letter(
 async def _quiet_nak(msg: Msg, delay: float) -> None:
     with contextlib.suppress(Exception):
         await msg.nak(delay=delay)
+
+
+async def _not_ours(msg: Msg, label: str) -> None:
+    """Handed back at once: this replica's lease on the partition may have expired."""
+    metrics.NOT_OWNER.labels(label).inc()
+    log.warning("partition lease may have expired; message handed back")
+    await _quiet_nak(msg, 0)

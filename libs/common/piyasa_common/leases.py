@@ -189,6 +189,7 @@ class PartitionLeases:
         kv = self._kv_or_raise()
         value = json.dumps({"owner": self._instance}).encode()
         key = lease_key(self._service, partition)
+        asked_at = self._clock.monotonic()  # see `_renew`
         try:
             revision: int | None = await kv.create(key, value, msg_ttl=self._ttl)
         except KeyWrongLastSequenceError:
@@ -197,7 +198,7 @@ class PartitionLeases:
             revision = await self._replace_marker(kv, key, value)
         if revision is None:
             return  # a live owner holds it
-        lease = Lease(partition, revision, revision, self._clock.monotonic())
+        lease = Lease(partition, revision, revision, asked_at)
         self._owned[partition] = lease
         metrics.LEASE_CHANGES.labels(self._service, "acquired").inc()
         log.info("lease acquired", extra={"partition": partition, "epoch": revision})
@@ -226,6 +227,9 @@ class PartitionLeases:
 
     async def _renew(self, partition: int) -> None:
         lease = self._owned[partition]
+        # The server's TTL runs from when it stores the renewal, which is after this:
+        # counting from here, the replica never believes in a lease the server has let go.
+        asked_at = self._clock.monotonic()
         subject = f"$KV.{self._bucket_name}.{lease_key(self._service, partition)}"
         value = json.dumps({"owner": self._instance, "epoch": lease.epoch}).encode()
         try:
@@ -239,7 +243,7 @@ class PartitionLeases:
             log.warning("lease renewal refused: %s", exc)
             await self._lose(partition)
             return
-        self._owned[partition] = Lease(partition, lease.epoch, ack.seq, self._clock.monotonic())
+        self._owned[partition] = Lease(partition, lease.epoch, ack.seq, asked_at)
 
     async def _release(self, partition: int) -> None:
         """Hand a partition over: this replica's work on it ends first (`on_lost`: stop

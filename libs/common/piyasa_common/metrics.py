@@ -49,6 +49,7 @@ __all__ = [
     "LEASE_CHANGE_KINDS",
     "LEASE_PARTITIONS_OWNED",
     "NEWER_VERSION",
+    "NOT_OWNER",
     "PUBLISH_OUTCOMES",
     "PUBLISH_RETRIES",
     "REGISTRY",
@@ -180,6 +181,12 @@ LEASE_CHANGES: Final = Counter(
     "piyasa_lease_changes_total",
     "Partition lease changes on this replica (acquired, lost, released).",
     ["service", "change"],
+    registry=REGISTRY,
+)
+NOT_OWNER: Final = Counter(
+    "piyasa_partition_not_owner_total",
+    "Messages handed back (nak) because this replica's partition lease may have expired.",
+    ["consumer"],
     registry=REGISTRY,
 )
 STALE_EPOCH_REJECTED: Final = Counter(

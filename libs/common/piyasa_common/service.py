@@ -131,6 +131,7 @@ class ServiceContext:
                 handler=handler_for(partition, epoch),
                 label=spec.name,
                 fence=fence,
+                holds=lambda: leases.epoch(partition) == epoch,
             )
             self._partitioned[(consumer, partition)] = runner
             runner.start()

@@ -20,6 +20,7 @@ BACKBONE_METRICS = {
     "piyasa_lease_partitions_owned": {"service"},
     "piyasa_lease_changes": {"service", "change"},
     "piyasa_stale_epoch_rejected": {"consumer"},
+    "piyasa_partition_not_owner": {"consumer"},
     "piyasa_service_ready": {"service"},
     "piyasa_startup_seconds": {"service"},
     "piyasa_publish_retries": set(),
@@ -49,6 +50,7 @@ def test_recorded_samples_carry_only_the_declared_labels() -> None:
     metrics.LEASE_PARTITIONS_OWNED.labels("scheduler").set(16)
     metrics.LEASE_CHANGES.labels("scheduler", "acquired").inc()
     metrics.STALE_EPOCH_REJECTED.labels("dispatcher-approved").inc()
+    metrics.NOT_OWNER.labels("dispatcher-approved").inc()
     metrics.SERVICE_READY.labels("guard").set(1)
     metrics.STARTUP_SECONDS.labels("guard").set(1.5)
     metrics.PUBLISH_RETRIES.inc()
