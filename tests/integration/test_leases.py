@@ -185,3 +185,43 @@ async def test_a_release_that_outlived_its_lease_leaves_the_next_owner_s_key_alo
     await a.stop()
 
     assert [await owner_of(kv, p) for p in range(PARTITIONS)] == ["next"] * PARTITIONS
+
+
+async def test_a_slow_handover_does_not_hold_up_the_renewals_of_the_partitions_kept(
+    conns: list[NATS], prefix: str
+) -> None:
+    """`a` hands two partitions to `b`, and their work takes three TTLs to end: the two it
+    keeps are renewed meanwhile (never lost, never taken), and the two it gives are not
+    taken by `b` before their work has ended."""
+    kv = await jetstream(conns[2]).key_value(f"{prefix}_leases")
+    ending = asyncio.Event()
+    ended: list[int] = []
+
+    async def slow(partition: int, epoch: int) -> None:
+        await ending.wait()
+        ended.append(partition)
+
+    a = replica(conns[0], prefix, "a", on_lost=slow)
+    await a.start()
+    await eventually(lambda: len(a.owned) == PARTITIONS)
+    epochs = {p: lease.epoch for p, lease in a.owned.items()}
+    b = replica(conns[1], prefix, "b")
+    await b.start()
+    try:
+        await eventually(lambda: len(a.owned) == 2, timeout=10, message="a gives two away")
+        kept = set(a.owned)
+        leaving = set(range(PARTITIONS)) - kept
+        for _ in range(3 * TTL * 4):  # three TTLs, in quarter TTLs
+            await asyncio.sleep(TTL / 4)  # time must pass: the leases' TTL is what is tested
+            assert set(a.owned) == kept, "a lost a partition it kept"
+            assert all(a.epoch(p) == epochs[p] for p in kept), "a kept lease ran out"
+            assert set(b.owned).isdisjoint(leaving), "b took a partition still ending"
+            assert [await owner_of(kv, p) for p in sorted(kept)] == ["a", "a"]
+
+        ending.set()
+        await eventually(lambda: set(b.owned) == leaving, timeout=10, message="b takes them")
+        assert sorted(ended) == sorted(leaving)
+    finally:
+        ending.set()
+        await a.stop()
+        await b.stop()

@@ -92,6 +92,10 @@ class PartitionLeases:
         self._kv: KeyValue | None = None
         self._member_rev = 0
         self._task: asyncio.Task[None] | None = None
+        self._leaving: dict[int, asyncio.Task[None]] = {}
+        """Partitions being handed over (their `on_lost` runs): not taken again meanwhile."""
+        self._releasing: dict[int, Lease] = {}
+        """The leases of partitions being released: still renewed until their work ends."""
         self._stopping = asyncio.Event()
         self._settled = asyncio.Event()
 
@@ -103,7 +107,7 @@ class PartitionLeases:
     def epoch(self, partition: int) -> int | None:
         """This replica's epoch for a partition, or None if it does not hold it
         (or its lease may already have expired: it then must not act)."""
-        lease = self._owned.get(partition)
+        lease = self._owned.get(partition) or self._releasing.get(partition)
         if lease is None or self._clock.monotonic() - lease.renewed_at >= self._ttl:
             return None
         return lease.epoch
@@ -125,13 +129,22 @@ class PartitionLeases:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         for partition in list(self._owned):
-            await self._release(partition)
+            self._release(partition)
+        # Every partition at once (a drain is bounded by the slowest), their leases
+        # renewed meanwhile so that nobody takes one before its work has ended.
+        while self._leaving:
+            await asyncio.wait(list(self._leaving.values()), timeout=self._renew_every())
+            for partition in list(self._releasing):
+                await self._renew(partition)
         with contextlib.suppress(Exception):
             await self._kv_or_raise().purge(member_key(self._service, self._instance))
 
     # -- the balancing round -------------------------------------------------
+    def _renew_every(self) -> float:
+        return max(self._ttl / 3, 0.5)
+
     async def _loop(self) -> None:
-        interval = max(self._ttl / 3, 0.5)
+        interval = self._renew_every()
         while not self._stopping.is_set():
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), interval)
@@ -145,15 +158,15 @@ class PartitionLeases:
     async def tick(self) -> None:
         """One round: heartbeat membership, renew, then acquire or shed to the fair share."""
         await self._announce()
-        for partition in list(self._owned):
+        for partition in [*self._owned, *self._releasing]:
             await self._renew(partition)
         members = await self._members()
         share = math.ceil(self._partitions / max(1, members))
         holders = await self._holders()
         if len(self._owned) > share:
             for partition in sorted(self._owned, reverse=True)[: len(self._owned) - share]:
-                await self._release(partition)
-        free = [p for p in range(self._partitions) if p not in holders]
+                self._release(partition)
+        free = [p for p in range(self._partitions) if p not in holders and p not in self._leaving]
         # Start from an instance-specific offset so replicas don't race for the same keys.
         offset = hash(self._instance) % self._partitions
         free.sort(key=lambda p: (p - offset) % self._partitions)
@@ -226,7 +239,11 @@ class PartitionLeases:
         return ack.seq
 
     async def _renew(self, partition: int) -> None:
-        lease = self._owned[partition]
+        releasing = partition in self._releasing
+        leases = self._releasing if releasing else self._owned
+        lease = leases.get(partition)
+        if lease is None:
+            return
         # The server's TTL runs from when it stores the renewal, which is after this:
         # counting from here, the replica never believes in a lease the server has let go.
         asked_at = self._clock.monotonic()
@@ -241,23 +258,43 @@ class PartitionLeases:
             )
         except APIError as exc:
             log.warning("lease renewal refused: %s", exc)
-            await self._lose(partition)
+            if releasing:
+                self._releasing.pop(partition, None)  # the key is not ours to purge any more
+            else:
+                self._lose(partition)
             return
-        self._owned[partition] = Lease(partition, lease.epoch, ack.seq, asked_at)
+        if leases.get(partition) is lease:  # not handed over or lost meanwhile
+            leases[partition] = Lease(partition, lease.epoch, ack.seq, asked_at)
 
-    async def _release(self, partition: int) -> None:
+    def _release(self, partition: int) -> None:
         """Hand a partition over: this replica's work on it ends first (`on_lost`: stop
         fetching, finish what is in flight), then the key goes, so the next owner never
-        works beside it and finds everything this replica persisted."""
+        works beside it and finds everything this replica persisted.
+
+        The handover runs in the background: a slow one must not hold up the renewals of
+        the partitions this replica keeps (they would expire, and move, meanwhile)."""
         lease = self._owned.pop(partition, None)
-        if lease is None:
-            return
-        try:
-            if self._on_lost is not None:
-                await self._on_lost(partition, lease.epoch)
-        finally:
-            await self._purge_if_ours(partition, lease.revision)
-            metrics.LEASE_CHANGES.labels(self._service, "released").inc()
+        if lease is not None:
+            self._releasing[partition] = lease
+            self._leave(partition, lease, purge=True)
+
+    def _leave(self, partition: int, lease: Lease, *, purge: bool) -> None:
+        async def handover() -> None:
+            try:
+                if self._on_lost is not None:
+                    await self._on_lost(partition, lease.epoch)
+            except Exception:
+                log.exception("partition handover failed", extra={"partition": partition})
+            finally:
+                if purge:
+                    kept = self._releasing.pop(partition, None)
+                    if kept is not None:  # else the key is another replica's by now
+                        await self._purge_if_ours(partition, kept.revision)
+                    metrics.LEASE_CHANGES.labels(self._service, "released").inc()
+
+        task = asyncio.create_task(handover(), name=f"leases:{self._service}:p{partition}")
+        self._leaving[partition] = task
+        task.add_done_callback(lambda _: self._leaving.pop(partition, None))
 
     async def _purge_if_ours(self, partition: int, revision: int) -> None:
         """Purge the lease key unless it changed since our last renewal: a slow `on_lost`
@@ -274,14 +311,13 @@ class PartitionLeases:
                 },
             )
 
-    async def _lose(self, partition: int) -> None:
+    def _lose(self, partition: int) -> None:
         lease = self._owned.pop(partition, None)
         if lease is None:
             return
         metrics.LEASE_CHANGES.labels(self._service, "lost").inc()
         log.warning("lease lost", extra={"partition": partition, "epoch": lease.epoch})
-        if self._on_lost is not None:
-            await self._on_lost(partition, lease.epoch)
+        self._leave(partition, lease, purge=False)
 
     def _kv_or_raise(self) -> KeyValue:
         if self._kv is None:
