@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from typing import Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -67,6 +68,14 @@ class BackboneSettings(BaseSettings):
     otlp_endpoint: str | None = Field(
         None,
         validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "PIYASA_OTLP_ENDPOINT"),
+    )
+    otlp_protocol: Literal["http/protobuf"] = Field(
+        "http/protobuf",
+        validation_alias=AliasChoices(
+            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"
+        ),
+        description="Spans go out over OTLP/HTTP only (the collector's port 4318): a gRPC "
+        "setting is refused at start rather than exporting to nowhere.",
     )
     trace_sample_ratio: float = Field(1.0, ge=0.0, le=1.0)
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")

@@ -10,7 +10,9 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from pydantic import ValidationError
 
+from piyasa_common.settings import BackboneSettings
 from piyasa_common.telemetry import (
     configure_tracing,
     extract_context,
@@ -166,3 +168,17 @@ def test_otlp_endpoint_receives_spans_on_v1_traces_when_flushed() -> None:
         collector.shutdown()
         collector.server_close()
         thread.join(timeout=5)
+
+
+def test_an_otlp_protocol_other_than_http_is_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Spans are exported over OTLP/HTTP only: a gRPC setting would export to nowhere."""
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+    with pytest.raises(ValidationError, match="OTEL_EXPORTER_OTLP"):
+        BackboneSettings()
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+    assert BackboneSettings().otlp_protocol == "http/protobuf"
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc")  # the traces' own wins
+    with pytest.raises(ValidationError, match="OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"):
+        BackboneSettings()
