@@ -46,7 +46,9 @@ async def backbone(nats_url: str, prefix: str) -> AsyncIterator[Backbone]:
 
 
 def run_generator_consumer(
-    bb: Backbone, handler: Callable[[Event, Delivery], Awaitable[None]]
+    bb: Backbone,
+    handler: Callable[[Event, Delivery], Awaitable[None]],
+    holds: Callable[[], bool] | None = None,
 ) -> ConsumerRunner:
     runner = ConsumerRunner(
         js=bb.js,
@@ -56,6 +58,7 @@ def run_generator_consumer(
         stream=StreamRole.WORK,
         durable="generator",
         handler=handler,
+        holds=holds,
     )
     runner.start()
     return runner
@@ -265,18 +268,8 @@ async def test_a_replica_whose_lease_ran_out_hands_messages_back_unhandled_or_un
         if event.envelope.id == second.id and seen[second.id] == 1:
             held["now"] = False  # the lease runs out while this handler runs
 
-    runner = ConsumerRunner(
-        js=backbone.js,
-        publisher=backbone.publisher,
-        settings=backbone.settings,
-        clock=SystemClock(),
-        stream=StreamRole.WORK,
-        durable="generator",
-        handler=handler,
-        holds=lambda: held["now"],
-    )
     before = _sample(metrics.NOT_OWNER, "generator")
-    runner.start()
+    runner = run_generator_consumer(backbone, handler, holds=lambda: held["now"])
     try:
         await backbone.publisher.publish(first)
         await eventually(
