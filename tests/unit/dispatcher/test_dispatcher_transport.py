@@ -34,6 +34,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from piyasa_dispatcher.telegram import BotApi, TelegramNetworkError
 from piyasa_dispatcher.telegram._transport import AsyncioTransport
+from tests.support.waiting import eventually
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1"
 SMALL = 0.2
@@ -195,10 +196,8 @@ async def send(client: AsyncioTransport, outgoing: httpx.Request) -> httpx.Respo
 
 
 async def until(condition: Callable[[], bool], timeout_s: float = 2.0) -> None:
-    """Waits for `condition` to hold (polling the loop), failing after `timeout_s`."""
-    async with asyncio.timeout(timeout_s):
-        while not condition():
-            await asyncio.sleep(0.001)
+    """Waits for `condition` to hold, failing after `timeout_s`."""
+    await eventually(condition, timeout=timeout_s, interval=0.001)
 
 
 def refused_port() -> socket.socket:
