@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -211,12 +212,17 @@ async def test_a_slow_handover_does_not_hold_up_the_renewals_of_the_partitions_k
         await eventually(lambda: len(a.owned) == 2, timeout=10, message="a gives two away")
         kept = set(a.owned)
         leaving = set(range(PARTITIONS)) - kept
-        for _ in range(3 * TTL * 4):  # three TTLs, in quarter TTLs
-            await asyncio.sleep(TTL / 4)  # time must pass: the leases' TTL is what is tested
+        three_ttls_on = time.monotonic() + 3 * TTL
+
+        async def renewed_for_three_ttls() -> bool:
+            """Checked at every poll until `a` has renewed its kept leases 3 TTLs on."""
             assert set(a.owned) == kept, "a lost a partition it kept"
             assert all(a.epoch(p) == epochs[p] for p in kept), "a kept lease ran out"
             assert set(b.owned).isdisjoint(leaving), "b took a partition still ending"
             assert [await owner_of(kv, p) for p in sorted(kept)] == ["a", "a"]
+            return all(lease.renewed_at >= three_ttls_on for lease in a.owned.values())
+
+        await eventually(renewed_for_three_ttls, timeout=5 * TTL, interval=TTL / 4)
 
         ending.set()
         await eventually(lambda: set(b.owned) == leaving, timeout=10, message="b takes them")

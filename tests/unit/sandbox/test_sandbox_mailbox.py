@@ -9,6 +9,8 @@ from piyasa_sandbox.errors import TelegramError
 from piyasa_sandbox.mailbox import Mailbox
 from piyasa_sandbox.records import BotRecord
 
+from tests.support.waiting import eventually
+
 
 def _mailbox(max_pending: int = 100) -> Mailbox:
     return Mailbox(BotRecord(user_id=1, token="1:x", next_update_id=500), max_pending)
@@ -29,8 +31,7 @@ async def test_offset_confirms_and_the_queue_is_bounded() -> None:
 async def test_a_newer_poll_ends_the_parked_one() -> None:
     box = _mailbox()
     older = asyncio.create_task(box.poll(0, 100, 30))
-    while not box.polling:
-        await asyncio.sleep(0)
+    await eventually(lambda: box.polling, timeout=5, interval=0.001)
     newer = asyncio.create_task(box.poll(0, 100, 30))
     with pytest.raises(TelegramError) as caught:
         await asyncio.wait_for(older, 5)
@@ -42,7 +43,6 @@ async def test_a_newer_poll_ends_the_parked_one() -> None:
 async def test_close_answers_a_parked_poll_at_once() -> None:
     box = _mailbox()
     poll = asyncio.create_task(box.poll(0, 100, 30))
-    while not box.polling:
-        await asyncio.sleep(0)
+    await eventually(lambda: box.polling, timeout=5, interval=0.001)
     box.close()
     assert await asyncio.wait_for(poll, 5) == []
