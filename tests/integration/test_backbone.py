@@ -11,7 +11,6 @@ import pytest
 from nats.js import JetStreamContext
 
 from piyasa_common import metrics
-from piyasa_common.clock import SystemClock
 from piyasa_common.connection import connect, jetstream
 from piyasa_common.consumer import ConsumerRunner, Delivery
 from piyasa_common.errors import Conflict, Poison, Retry
@@ -21,7 +20,13 @@ from piyasa_common.settings import BackboneSettings
 from piyasa_contracts import StreamRole, Topology, decode, subject_for
 from piyasa_contracts.events.system import DeadLettered
 from piyasa_contracts.registry import Event
-from tests.support.backbone import raw_json, request_event, settings_for, stream_events
+from tests.support.backbone import (
+    raw_json,
+    request_event,
+    settings_for,
+    start_generator_consumer,
+    stream_events,
+)
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -50,18 +55,7 @@ def run_generator_consumer(
     handler: Callable[[Event, Delivery], Awaitable[None]],
     holds: Callable[[], bool] | None = None,
 ) -> ConsumerRunner:
-    runner = ConsumerRunner(
-        js=bb.js,
-        publisher=bb.publisher,
-        settings=bb.settings,
-        clock=SystemClock(),
-        stream=StreamRole.WORK,
-        durable="generator",
-        handler=handler,
-        holds=holds,
-    )
-    runner.start()
-    return runner
+    return start_generator_consumer(bb.js, bb.publisher, bb.settings, handler, holds)
 
 
 async def test_same_event_published_twice_is_stored_once(backbone: Backbone) -> None:

@@ -10,15 +10,14 @@ from collections.abc import AsyncIterator
 import pytest
 from nats.aio.client import Client as NATS
 
-from piyasa_common.clock import SystemClock
 from piyasa_common.connection import connect, jetstream
-from piyasa_common.consumer import ConsumerRunner, Delivery
+from piyasa_common.consumer import Delivery
 from piyasa_common.provisioning import provision
 from piyasa_common.publisher import Publisher
 from piyasa_common.settings import BackboneSettings
 from piyasa_contracts import StreamRole
 from piyasa_contracts.registry import Event
-from tests.support.backbone import request_event, settings_for
+from tests.support.backbone import request_event, settings_for, start_generator_consumer
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -56,16 +55,7 @@ async def test_stop_with_every_handler_busy_fetches_no_more_and_naks_them_after_
         started.append(event.envelope.keys.turn_id or "")
         await never.wait()  # longer than any grace
 
-    runner = ConsumerRunner(
-        js=js,
-        publisher=publisher,
-        settings=settings,
-        clock=SystemClock(),
-        stream=StreamRole.WORK,
-        durable="generator",
-        handler=stuck,
-    )
-    runner.start()
+    runner = start_generator_consumer(js, publisher, settings, stuck)
     await eventually(lambda: len(started) == CONCURRENCY, message="every slot busy")
 
     began = time.monotonic()

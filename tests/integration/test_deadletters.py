@@ -13,16 +13,20 @@ import pytest
 from nats.js import JetStreamContext
 
 from piyasa_common import deadletters
-from piyasa_common.clock import SystemClock
 from piyasa_common.connection import connect, jetstream
-from piyasa_common.consumer import ConsumerRunner, Delivery
+from piyasa_common.consumer import Delivery
 from piyasa_common.errors import BackboneError, Poison
 from piyasa_common.provisioning import provision
 from piyasa_common.publisher import Publisher
 from piyasa_common.settings import BackboneSettings
 from piyasa_contracts import Envelope, StreamRole, Topology, decode
 from piyasa_contracts.registry import Event
-from tests.support.backbone import request_event, settings_for, stream_events
+from tests.support.backbone import (
+    request_event,
+    settings_for,
+    start_generator_consumer,
+    stream_events,
+)
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -70,16 +74,7 @@ async def parking(nats_url: str, prefix: str) -> AsyncIterator[Parking]:
             raise Poison("refused on first sight")
         handled.append(event.envelope.id)
 
-    runner = ConsumerRunner(
-        js=js,
-        publisher=publisher,
-        settings=settings,
-        clock=SystemClock(),
-        stream=StreamRole.WORK,
-        durable="generator",
-        handler=handler,
-    )
-    runner.start()
+    runner = start_generator_consumer(js, publisher, settings, handler)
     try:
         yield Parking(settings, js, topology, publisher, seen, handled)
     finally:

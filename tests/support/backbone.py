@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from nats.js import JetStreamContext
 
+from piyasa_common.clock import SystemClock
+from piyasa_common.consumer import ConsumerRunner, Delivery
+from piyasa_common.publisher import Publisher
 from piyasa_common.settings import BackboneSettings
 from piyasa_contracts import Envelope, EventKeys, StreamRole, Topology, decode, make_event
 from piyasa_contracts.events._common import Persona
 from piyasa_contracts.events.work import GenerationRequested
+from piyasa_contracts.registry import Event
 
 
 def settings_for(nats_url: str, prefix: str, **overrides: Any) -> BackboneSettings:
@@ -96,3 +100,25 @@ def raw_json(envelope: Envelope, **changes: Any) -> bytes:
 
 def ids(envelopes: Iterable[Envelope]) -> list[str]:
     return [e.id for e in envelopes]
+
+
+def start_generator_consumer(
+    js: JetStreamContext,
+    publisher: Publisher,
+    settings: BackboneSettings,
+    handler: Callable[[Event, Delivery], Awaitable[None]],
+    holds: Callable[[], bool] | None = None,
+) -> ConsumerRunner:
+    """A started runner of the shared `generator` durable on WORK (stop it when done)."""
+    runner = ConsumerRunner(
+        js=js,
+        publisher=publisher,
+        settings=settings,
+        clock=SystemClock(),
+        stream=StreamRole.WORK,
+        durable="generator",
+        handler=handler,
+        holds=holds,
+    )
+    runner.start()
+    return runner
