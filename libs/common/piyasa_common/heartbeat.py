@@ -18,6 +18,7 @@ from nats.js import JetStreamContext
 
 from piyasa_common.clock import Clock
 from piyasa_common.kvread import kv_entries
+from piyasa_common.tasks import cancel_task
 from piyasa_contracts import Bucket, Topology
 
 log = logging.getLogger(__name__)
@@ -89,10 +90,7 @@ class HeartbeatWriter:
             await asyncio.sleep(self._interval)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_task(self._task)
         # Best effort and short: the key's TTL removes it anyway, and a drain
         # must not wait on a server that is going away.
         with contextlib.suppress(Exception):

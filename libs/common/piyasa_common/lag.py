@@ -31,6 +31,7 @@ from typing import Final, Protocol
 from nats.js.api import ConsumerInfo
 
 from piyasa_common import metrics
+from piyasa_common.tasks import cancel_task
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +74,7 @@ class ConsumerLagReporter:
     async def stop(self) -> None:
         """Stop refreshing and withdraw this replica's series (it no longer pulls them)."""
         self._stopping.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_task(self._task)
         for durable in list(self._reported):
             _remove(durable)
         self._reported.clear()

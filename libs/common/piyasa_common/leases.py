@@ -38,6 +38,7 @@ from nats.js.kv import KeyValue
 from piyasa_common import metrics
 from piyasa_common.clock import Clock
 from piyasa_common.kvread import kv_entries, kv_keys
+from piyasa_common.tasks import cancel_task
 from piyasa_contracts import Bucket, Topology
 
 log = logging.getLogger(__name__)
@@ -124,10 +125,7 @@ class PartitionLeases:
     async def stop(self) -> None:
         """Release every lease so that the others take over without waiting for TTLs."""
         self._stopping.set()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_task(self._task)
         for partition in list(self._owned):
             self._release(partition)
         # Every partition at once (a drain is bounded by the slowest), their leases
@@ -382,10 +380,7 @@ class EpochFence:
         return current is not None and epoch < current
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_task(self._task)
         if self._watcher is not None:  # its subscription too, or draining NATS waits on it
             with contextlib.suppress(Exception):
                 await self._watcher.stop()  # type: ignore[no-untyped-call]
