@@ -18,17 +18,9 @@ from click.testing import CliRunner, Result
 from piyasa_cli.embedded import EmbeddedNats
 from piyasa_cli.embedded.postgres import create_database, drop_database
 from piyasa_cli.main import cli
-from piyasa_common.clock import SystemClock
-from piyasa_common.connection import connect, jetstream
-from piyasa_common.provisioning import provision
-from piyasa_common.publisher import Publisher
-from piyasa_config.api.app import create_app
 from piyasa_config.auth.roles import Role
-from piyasa_config.bootstrap import build_state, database_engine, open_postgres
-from piyasa_config.schema import migrate as migrate_config
 from piyasa_config.settings import ConfigSettings
-from piyasa_projector.schema import migrate as migrate_projections
-from tests.integration.config.conftest import Api, running_projector
+from tests.integration.config.conftest import Api, running_projector, serve_api
 
 Answer = tuple[int, Any, str | None]
 """(status, body, ETag) of one GET."""
@@ -71,29 +63,15 @@ async def config_on(settings: ConfigSettings, keys: dict[Role, str]) -> AsyncIte
     Unlike the config tests' `start_api` it creates no operators: they come from the backup,
     and `keys` are the API keys issued before it.
     """
-    nc = await connect(settings.nats_url, "backup-tests-config")
-    js = jetstream(nc)
-    await provision(js, settings)
-    await migrate_projections(settings.database_url)
-    await migrate_config(settings.database_url)
-    engine = database_engine(settings)
-    pg = await open_postgres(settings)
-    state = build_state(
-        settings,
-        js=js,
-        publisher=Publisher(js, settings.topology()),
-        engine=engine,
-        pg=pg,
-        clock=SystemClock(),
-    )
-    api = Api(settings, nc, js, engine, state, create_app(state), pg, keys=dict(keys))
+    api = await serve_api(settings, name="backup-tests-config")
+    api.keys.update(keys)
     try:
         async with running_projector(settings):
             yield api
     finally:
         await api.close()
-        await engine.dispose()
-        await nc.close()
+        await api.engine.dispose()
+        await api.nc.close()
 
 
 async def answers(client: httpx.AsyncClient, paths: list[str]) -> dict[str, Answer]:

@@ -112,7 +112,25 @@ class Api:
 
 
 async def start_api(settings: ConfigSettings, publisher: Publisher | None = None) -> Api:
-    nc = await connect(settings.nats_url, "config-tests")
+    """The config API as its service starts, with one operator and API key per role."""
+    api = await serve_api(settings, publisher)
+    for role in Role:
+        new = await api.state.auth.create_operator(
+            f"{role.value}-user", role, None, now=api.state.clock.now()
+        )
+        issued = await api.state.auth.issue_api_key(
+            new.operator_id, "tests", now=api.state.clock.now()
+        )
+        api.keys[role] = issued.key
+        api.operator_ids[role] = new.operator_id
+    return api
+
+
+async def serve_api(
+    settings: ConfigSettings, publisher: Publisher | None = None, name: str = "config-tests"
+) -> Api:
+    """The config API as its service starts: provision, migrate, serve (no operators)."""
+    nc = await connect(settings.nats_url, name)
     js = jetstream(nc)
     await provision(js, settings)
     await migrate_projections(settings.database_url)
@@ -127,15 +145,7 @@ async def start_api(settings: ConfigSettings, publisher: Publisher | None = None
         pg=pg,
         clock=SystemClock(),
     )
-    api = Api(settings, nc, js, engine, state, create_app(state), pg)
-    for role in Role:
-        new = await state.auth.create_operator(
-            f"{role.value}-user", role, None, now=state.clock.now()
-        )
-        issued = await state.auth.issue_api_key(new.operator_id, "tests", now=state.clock.now())
-        api.keys[role] = issued.key
-        api.operator_ids[role] = new.operator_id
-    return api
+    return Api(settings, nc, js, engine, state, create_app(state), pg)
 
 
 @asynccontextmanager
